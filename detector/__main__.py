@@ -1,0 +1,5 @@
+"""Entry point for `python -m detector`."""
+
+from detector.cli import main
+
+raise SystemExit(main())

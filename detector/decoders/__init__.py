@@ -1,0 +1,296 @@
+"""The decode chain: link layer → outer IP → tunnel (Geneve, VXLAN, GRE/ERSPAN) → inner frame.
+
+This is the exact, per-frame path. Every malformed packet is counted by (layer, reason) and the
+loop goes on; an error above the innermost Ethernet header still yields the frame with what was
+decoded (its MAC is still evidence), an error in a tunnel header yields nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, ndp, udp, vxlan
+from detector.errors import DecodeError
+from detector.model import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_BSD,
+    DecodeStats,
+    Frame,
+    RecordBatch,
+)
+
+log = logging.getLogger("spoofwatch.decode")
+
+ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
+PROTO_UDP, PROTO_GRE, PROTO_ICMPV6 = 17, 47, 58
+# Layers whose errors mean "this tunnel packet yields no frame" (the inner frame's own layers
+# ethernet and vlan included): they propagate out of the inner decode.
+TUNNEL_LAYERS = frozenset(("geneve", "vxlan", "gre", "erspan", "tunnel", "ethernet", "vlan"))
+RAW_LINKTYPES = frozenset((LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *LINKTYPE_RAW_BSD))
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeConfig:
+    """Which UDP ports carry which tunnel, and how deep tunnels may nest."""
+
+    geneve_ports: frozenset[int] = frozenset((6081,))
+    vxlan_ports: frozenset[int] = frozenset((4789, 8472))
+    vxlan_gpe_ports: frozenset[int] = frozenset((4790,))
+    max_depth: int = 3
+
+
+class Tunnel(NamedTuple):
+    encap: str
+    vni: int | None
+    outer_src: str
+    outer_dst: str
+    session: int | None = None
+    mirror_vlan: int | None = None
+    oam: bool = False
+    options: tuple[tuple[int, int, bytes], ...] = ()
+
+
+class Decoder:
+    """Turn record batches into inner frames, counting what could not be decoded."""
+
+    def __init__(self, config: DecodeConfig | None = None, stats: DecodeStats | None = None):
+        self.config = config or DecodeConfig()
+        self.stats = stats if stats is not None else DecodeStats()
+        self._debug = log.isEnabledFor(logging.DEBUG)
+
+    def frames(self, batch: RecordBatch) -> Iterator[Frame]:
+        """Yield one Frame per decodable record of the batch, in order."""
+        stats = self.stats
+        buf = batch.buf
+        for i, off in enumerate(batch.offsets):
+            stats.packets += 1
+            stats.bytes += batch.origlens[i]
+            end = off + batch.caplens[i]
+            number = batch.first_number + i
+            try:
+                frame = self.record(buf, off, end, batch.linktypes[i], number, batch.ts_ns[i])
+            except DecodeError as exc:
+                stats.errors[(exc.layer, exc.reason)] += 1
+                if self._debug:
+                    log.debug(
+                        "%s packet %d: %s; first bytes %s",
+                        batch.source,
+                        number,
+                        exc,
+                        buf[off : min(end, off + 64)].hex(),
+                    )
+                continue
+            if frame is not None:
+                stats.frames[frame.encap or "none"] += 1
+                yield frame
+
+    def record(
+        self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int
+    ) -> Frame | None:
+        """Decode one captured record at buf[off:end]."""
+        if linktype == LINKTYPE_ETHERNET:
+            return self._l2(buf, off, end, None, 0, number, ts)
+        if linktype in RAW_LINKTYPES:
+            if end - off < 1:
+                raise DecodeError("link", "truncated")
+            ethertype = {4: ETH_IPV4, 6: ETH_IPV6}.get(buf[off] >> 4)
+            if ethertype is None:
+                raise DecodeError("link", "not-ip")
+            return self._l3(buf, off, end, (None, None, ()), ethertype, None, 0, number, ts)
+        if linktype in (LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2):
+            return self._sll(buf, off, end, linktype, number, ts)
+        if linktype == LINKTYPE_NULL:
+            if end - off < 4:
+                raise DecodeError("link", "truncated")
+            family = max(
+                int.from_bytes(buf[off : off + 4], "little"),
+                int.from_bytes(buf[off : off + 4], "big"),
+            )
+            ethertype = ETH_IPV4 if family == 2 else ETH_IPV6 if family in (10, 24, 28, 30) else 0
+            return self._l3(buf, off + 4, end, (None, None, ()), ethertype, None, 0, number, ts)
+        self.stats.skipped[("link", f"linktype-{linktype}")] += 1
+        return None
+
+    def _sll(self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int) -> Frame:
+        # Linux cooked headers: https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html (and SLL2)
+        if linktype == LINKTYPE_LINUX_SLL:
+            size, hatype_at, halen_at, addr_at, proto_at = 16, 2, 4, 6, 14
+        else:
+            size, hatype_at, halen_at, addr_at, proto_at = 20, 8, 11, 12, 0
+        if end - off < size:
+            raise DecodeError("sll", "truncated")
+        hatype = (buf[off + hatype_at] << 8) | buf[off + hatype_at + 1]
+        halen = buf[off + halen_at + (1 if linktype == LINKTYPE_LINUX_SLL else 0)]
+        src = ethernet.mac_text(buf, off + addr_at) if hatype == 1 and halen == 6 else None
+        proto = (buf[off + proto_at] << 8) | buf[off + proto_at + 1]
+        vlans, proto, pos = ethernet.parse_tags(buf, off + size, end, proto)
+        return self._l3(buf, pos, end, (None, src, vlans), proto, None, 0, number, ts)
+
+    def _l2(
+        self,
+        buf: bytes,
+        off: int,
+        end: int,
+        tunnel: Tunnel | None,
+        depth: int,
+        number: int,
+        ts: int,
+    ) -> Frame | None:
+        dst, src, vlans, ethertype, pos = ethernet.parse(buf, off, end)
+        return self._l3(buf, pos, end, (dst, src, vlans), ethertype, tunnel, depth, number, ts)
+
+    def _l3(
+        self,
+        buf: bytes,
+        off: int,
+        end: int,
+        l2: tuple[str | None, str | None, tuple[int, ...]],
+        ethertype: int,
+        tunnel: Tunnel | None,
+        depth: int,
+        number: int,
+        ts: int,
+    ) -> Frame | None:
+        header: ip.IPHeader | None = None
+        details: dict[str, object] = {}
+        try:
+            if ethertype == ETH_IPV4:
+                header = ip.parse_ipv4(buf, off, end)
+            elif ethertype == ETH_IPV6:
+                header = ip.parse_ipv6(buf, off, end)
+            elif ethertype == ETH_ARP:
+                details["arp"] = arp.parse(buf, off, end)
+        except DecodeError as exc:
+            self.stats.errors[(exc.layer, exc.reason)] += 1
+        if header is not None and header.later_fragment:
+            layer = "ipv4" if ethertype == ETH_IPV4 else "ipv6"
+            self.stats.skipped[(layer, "later-fragment")] += 1
+        elif header is not None:
+            is_tunnel, inner = self._l4(buf, header, ethertype, details, depth, number, ts)
+            if is_tunnel:
+                return inner
+        outer = tunnel or Tunnel("", None, "", "")
+        return Frame(
+            packet=number,
+            ts_ns=ts,
+            encap=tunnel.encap if tunnel else None,
+            vni=outer.vni,
+            outer_src=tunnel.outer_src if tunnel else None,
+            outer_dst=tunnel.outer_dst if tunnel else None,
+            src_mac=l2[1],
+            dst_mac=l2[0],
+            vlans=l2[2],
+            ethertype=ethertype,
+            src_ip=header.src if header else None,
+            dst_ip=header.dst if header else None,
+            ip_proto=header.proto if header else None,
+            session=outer.session,
+            mirror_vlan=outer.mirror_vlan,
+            oam=outer.oam,
+            options=outer.options,
+            **details,  # type: ignore[arg-type]
+        )
+
+    def _l4(
+        self,
+        buf: bytes,
+        h: ip.IPHeader,
+        ethertype: int,
+        details: dict[str, object],
+        depth: int,
+        number: int,
+        ts: int,
+    ) -> tuple[bool, Frame | None]:
+        """Return (True, inner frame or None) for a tunnel packet; else (False, None) with details.
+
+        Errors in a tunnel header or in the frame it carries propagate: the packet yields nothing.
+        Errors in the upper layers of the innermost frame are counted; the frame still stands.
+        """
+        cfg = self.config
+        if h.proto == PROTO_GRE:
+            mirror = gre.parse(buf, h.payload, h.end)
+            if mirror is None:
+                self.stats.skipped[("gre", "not-a-mirror")] += 1
+                return False, None
+            self._check_depth(depth)
+            t = Tunnel(mirror.encap, None, h.src, h.dst, mirror.session, mirror.vlan)
+            return True, self._payload(
+                buf, mirror.payload, h.end, mirror.ethertype, t, depth, number, ts
+            )
+        try:
+            if h.proto == PROTO_UDP:
+                sport, dport, pos, stop = udp.parse(buf, h.payload, h.end)
+                if (
+                    dport in cfg.geneve_ports
+                    or dport in cfg.vxlan_ports
+                    or dport in cfg.vxlan_gpe_ports
+                ):
+                    return True, self._udp_tunnel(buf, pos, stop, dport, h, depth, number, ts)
+                if dhcp.SERVER_PORT in (sport, dport) or dhcp.CLIENT_PORT in (sport, dport):
+                    details["dhcp"] = dhcp.parse(buf, pos, stop)
+            elif h.proto == PROTO_ICMPV6 and ethertype == ETH_IPV6:
+                details["nd"] = ndp.parse(buf, h.payload, h.end)
+        except DecodeError as exc:
+            if exc.layer in TUNNEL_LAYERS:
+                raise
+            self.stats.errors[(exc.layer, exc.reason)] += 1
+        return False, None
+
+    def _check_depth(self, depth: int) -> None:
+        if depth >= self.config.max_depth:
+            raise DecodeError("tunnel", "too-deep")
+
+    def _udp_tunnel(
+        self,
+        buf: bytes,
+        pos: int,
+        stop: int,
+        dport: int,
+        h: ip.IPHeader,
+        depth: int,
+        number: int,
+        ts: int,
+    ) -> Frame | None:
+        self._check_depth(depth)
+        if dport in self.config.geneve_ports:
+            g = geneve.parse(buf, pos, stop)
+            t = Tunnel("geneve", g.vni, h.src, h.dst, oam=g.oam, options=g.options)
+            return self._payload(buf, g.payload, stop, g.protocol, t, depth, number, ts)
+        if dport in self.config.vxlan_ports:
+            vni, payload = vxlan.parse(buf, pos, stop)
+            return self._l2(
+                buf, payload, stop, Tunnel("vxlan", vni, h.src, h.dst), depth + 1, number, ts
+            )
+        vni, ethertype, payload = vxlan.parse_gpe(buf, pos, stop)
+        t = Tunnel("vxlan", vni, h.src, h.dst)
+        return self._payload(buf, payload, stop, ethertype, t, depth, number, ts)
+
+    def _payload(
+        self,
+        buf: bytes,
+        off: int,
+        end: int,
+        ethertype: int | None,
+        t: Tunnel,
+        depth: int,
+        number: int,
+        ts: int,
+    ) -> Frame | None:
+        """Decode what a tunnel carries: an Ethernet frame, or bare IP/ARP (RFC 8926 §3.4)."""
+        if ethertype == geneve.ETH_BRIDGING:
+            return self._l2(buf, off, end, t, depth + 1, number, ts)
+        if ethertype == 0 and end > off:  # ERSPAN III frame type 2: IP, version in the header
+            ethertype = {4: ETH_IPV4, 6: ETH_IPV6}.get(buf[off] >> 4)
+        if ethertype in (ETH_IPV4, ETH_IPV6, ETH_ARP):
+            return self._l3(buf, off, end, (None, None, ()), ethertype, t, depth + 1, number, ts)
+        self.stats.skipped[(t.encap, "unsupported-payload")] += 1
+        return None

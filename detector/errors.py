@@ -1,0 +1,37 @@
+"""The one exception tree of spoofwatch.
+
+    SpoofwatchError
+    ├── ConfigError        bad configuration: a key, a value, a file that will not load
+    ├── CaptureError       a capture that cannot be read (not a capture, corrupt, missing)
+    ├── DecodeError        one malformed packet; carries (layer, reason); never stops the loop
+    └── SinkError          an alert destination that cannot be written
+
+Foreign exceptions become these at the boundary, with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+
+class SpoofwatchError(Exception):
+    """Base of every error spoofwatch raises on purpose."""
+
+
+class ConfigError(SpoofwatchError):
+    """The configuration (file, key or value) is invalid."""
+
+
+class CaptureError(SpoofwatchError):
+    """A capture file or stream cannot be read."""
+
+
+class SinkError(SpoofwatchError):
+    """An alert destination cannot be opened or written."""
+
+
+class DecodeError(SpoofwatchError):
+    """A packet is malformed at one layer; counted by (layer, reason)."""
+
+    def __init__(self, layer: str, reason: str) -> None:
+        super().__init__(f"{layer}: {reason}")
+        self.layer = layer
+        self.reason = reason

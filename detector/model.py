@@ -1,0 +1,202 @@
+"""Value types shared by every stage: record batches, decoded frames, bindings and alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+# Link types we read (https://www.tcpdump.org/linktypes.html).
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+# Some capture writers use the historical DLT values for raw IP.
+LINKTYPE_RAW_BSD = (12, 14)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """Captured records as columns over one buffer: record i is buf[offsets[i]:offsets[i]+caplens[i]]."""
+
+    source: str
+    buf: bytes
+    offsets: list[int]
+    caplens: list[int]
+    origlens: list[int]
+    ts_ns: list[int]
+    linktypes: list[int]
+    first_number: int  # 1-based number of the first record in its capture
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+@dataclass(frozen=True, slots=True)
+class Arp:
+    """An ARP message (RFC 826) for Ethernet/IPv4."""
+
+    op: int
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nd:
+    """An ICMPv6 neighbour discovery message (RFC 4861)."""
+
+    type: int  # 133 RS, 134 RA, 135 NS, 136 NA, 137 redirect
+    target: str | None
+    source_lladdr: str | None
+    target_lladdr: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dhcp:
+    """A DHCPv4 message (RFC 2131) with the options a binding needs (RFC 2132)."""
+
+    op: int
+    message_type: int | None
+    xid: int
+    chaddr: str
+    yiaddr: str
+    server_id: str | None
+    requested_ip: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decapsulated inner frame: what a VM port sent, and where the mirror saw it."""
+
+    packet: int
+    ts_ns: int
+    encap: str | None  # geneve, vxlan, erspan, gre, or None for an un-tunnelled frame
+    vni: int | None
+    outer_src: str | None  # tunnel endpoints
+    outer_dst: str | None
+    src_mac: str | None  # None when the tunnel carried bare IP
+    dst_mac: str | None
+    vlans: tuple[int, ...]
+    ethertype: int | None
+    src_ip: str | None
+    dst_ip: str | None
+    ip_proto: int | None
+    session: int | None = None  # ERSPAN session id
+    mirror_vlan: int | None = None  # VLAN recorded in an ERSPAN header
+    oam: bool = False  # a Geneve OAM packet: tunnel control traffic, not a VM's
+    options: tuple[tuple[int, int, bytes], ...] = ()  # Geneve option TLVs (class, type, data)
+    arp: Arp | None = None
+    nd: Nd | None = None
+    dhcp: Dhcp | None = None
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Counters the decoders fill: frames by encapsulation, errors and skips by (layer, reason)."""
+
+    packets: int = 0
+    bytes: int = 0
+    frames: Counter[str] = field(default_factory=Counter)
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class Method(StrEnum):
+    """How a binding was learned."""
+
+    ARP = "arp"
+    ND = "nd"
+    DHCP = "dhcp"
+    MANUAL = "manual"
+
+
+class Severity(StrEnum):
+    """Alert severity, as Alertmanager and SIEMs expect it."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class AlertKind(StrEnum):
+    """The kinds of alert; each value is the `kind` field of the alert."""
+
+    UNBOUND_SOURCE = "unbound-source"  # a port sent from an address it is not bound to
+    UNLEARNED_PORT = "unlearned-port"  # a port with no binding yet sent IP traffic
+    BINDING_LIMIT = "binding-limit"  # a port claimed one more address than its limit
+    ARP_CONFLICT = "arp-conflict"  # ARP claiming an address realized on another port
+    ND_CONFLICT = "nd-conflict"  # ND claiming an address realized on another port
+    MAC_MOVE = "mac-move"  # the same MAC behind another tunnel endpoint
+    ROGUE_DHCP = "rogue-dhcp"  # DHCP OFFER/ACK from a port not configured as a server
+    TABLE_FULL = "table-full"  # the binding table reached its port cap
+
+
+@dataclass(frozen=True, slots=True)
+class PortKey:
+    """A VM port: the segment (overlay network) and the MAC that speaks in it."""
+
+    segment: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where an analyst finds the packet behind an observation."""
+
+    source: str
+    packet: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """An address bound to a port, with how and when it was learned."""
+
+    address: str  # an address, or a network in CIDR form for manual bindings
+    method: Method
+    evidence: Evidence | None  # None for manual bindings
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert; `detector.sinks.jsonl.alert_to_dict` is the one place it becomes JSON."""
+
+    kind: AlertKind
+    severity: Severity
+    port: PortKey
+    vni: int | None
+    src_ip: str | None
+    evidence: Evidence
+    count: int
+    bindings: tuple[Binding, ...]
+    impersonates: tuple[PortKey, Binding] | None
+    message: str
+    detail: tuple[tuple[str, object], ...] = ()
+
+
+def rfc3339(ts_ns: int) -> str:
+    """Format nanoseconds since the epoch as an RFC 3339 UTC timestamp with microseconds."""
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ns // 1000:06d}Z"
+
+
+def segment_of(frame: Frame, scope_by_session: bool = False) -> str:
+    """Name the segment a frame travelled in (DESIGN §4)."""
+    if frame.vni is not None and frame.encap in ("geneve", "vxlan"):
+        return f"{frame.encap}:{frame.vni}"
+    if frame.vlans:
+        name = "vlan:" + ".".join(map(str, frame.vlans))
+    elif frame.mirror_vlan:
+        name = f"vlan:{frame.mirror_vlan}"
+    else:
+        name = "untagged"
+    if scope_by_session and frame.session is not None:
+        return f"erspan:{frame.session}/{name}"
+    return name

@@ -1,0 +1,122 @@
+"""Where records come from: capture files (pcap, pcapng, gzip, stdin); live sources join later."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from detector.errors import CaptureError
+from detector.model import RecordBatch
+
+CHUNK_BYTES = 4 << 20
+# A record longer than this is a corrupt header, not a packet (jumbo frames are 9 KB).
+MAX_RECORD_BYTES = 1 << 24
+
+
+@dataclass(slots=True)
+class CaptureInfo:
+    """What a reader learned about its input while reading it."""
+
+    name: str
+    size: int | None = None  # bytes on disk, when known
+    position: int = 0  # bytes of the file consumed so far (compressed bytes for .gz)
+    records: int = 0
+    truncated: str | None = None  # why the last record was cut short, if it was
+    warnings: list[str] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """A source hands over record batches in capture order."""
+
+    def batches(self) -> Iterator[RecordBatch]: ...
+
+
+def _position(raw: BinaryIO) -> int:
+    try:
+        return raw.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+class CaptureFile:
+    """A capture file (or `-` for standard input) read as a stream of batches in bounded memory."""
+
+    def __init__(self, path: str, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = path
+        self.chunk_bytes = chunk_bytes
+        self.info = CaptureInfo(name=path)
+
+    def _open(self) -> tuple[BinaryIO, BinaryIO]:
+        if self.path == "-":
+            raw: BinaryIO = sys.stdin.buffer
+        else:
+            try:
+                raw = open(self.path, "rb")  # noqa: SIM115 - closed in batches()
+                self.info.size = os.fstat(raw.fileno()).st_size
+            except OSError as exc:
+                raise CaptureError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        return raw, raw
+
+    def batches(self) -> Iterator[RecordBatch]:
+        """Yield the capture's records in order; raise CaptureError for unreadable input."""
+        from detector.sources import pcap, pcapng
+
+        raw, stream = self._open()
+        try:
+            magic = _peek(stream, 4)
+            if magic[:2] == b"\x1f\x8b":
+                stream = gzip.GzipFile(fileobj=_Prefixed(magic, raw), mode="rb")  # type: ignore[assignment]
+                magic = _peek_gz(stream)
+            body = _Prefixed(magic, stream)
+            try:
+                if magic == b"\x0a\x0d\x0d\x0a":
+                    yield from pcapng.read(body, self, lambda: _position(raw))
+                elif magic in pcap.MAGICS:
+                    yield from pcap.read(body, self, lambda: _position(raw))
+                elif not magic:
+                    raise CaptureError(f"{self.path}: empty file, not a capture")
+                else:
+                    raise CaptureError(
+                        f"{self.path}: not a pcap or pcapng capture (starts with {magic.hex()})"
+                    )
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise CaptureError(f"{self.path}: read failed: {exc}") from exc
+        finally:
+            if raw is not sys.stdin.buffer:
+                raw.close()
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    return data if data is not None else b""
+
+
+def _peek_gz(stream: BinaryIO) -> bytes:
+    try:
+        return _peek(stream, 4)
+    except (OSError, EOFError) as exc:
+        raise CaptureError(f"corrupt gzip stream: {exc}") from exc
+
+
+class _Prefixed:
+    """A read-only stream that first returns bytes already read from another."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self.prefix = prefix
+        self.stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self.prefix:
+            head, self.prefix = self.prefix, b""
+            if n < 0:
+                return head + self.stream.read()
+            if n <= len(head):
+                head, self.prefix = head[:n], head[n:]
+                return head
+            return head + self.stream.read(n - len(head))
+        data = self.stream.read(n)
+        return data if data is not None else b""
