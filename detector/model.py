@@ -21,7 +21,7 @@ LINKTYPE_RAW_BSD = (12, 14)
 
 @dataclass(frozen=True, slots=True)
 class RecordBatch:
-    """Captured records as columns over one buffer: record i is buf[offsets[i]:offsets[i]+caplens[i]]."""
+    """Captured records as columns over one buffer: record i is buf[offsets[i]:][:caplens[i]]."""
 
     source: str
     buf: bytes
@@ -177,6 +177,7 @@ class Alert:
     bindings: tuple[Binding, ...]
     impersonates: tuple[PortKey, Binding] | None
     message: str
+    first_seen_ns: int
     detail: tuple[tuple[str, object], ...] = ()
 
 

@@ -27,3 +27,26 @@ def real_id(path: Path) -> str:
 
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/pcaps-real is absent")
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+SCHEMA = ROOT / "detector" / "schema" / "alert.schema.json"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/*/expected.jsonl from the current output (review the diff!)",
+    )
+
+
+def validate_alerts(lines: list[str]) -> None:
+    """Every alert line must satisfy the JSON Schema shipped in the package."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    for line in lines:
+        validator.validate(json.loads(line))

@@ -120,7 +120,9 @@ class Decoder:
         self.stats.skipped[("link", f"linktype-{linktype}")] += 1
         return None
 
-    def _sll(self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int) -> Frame:
+    def _sll(
+        self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int
+    ) -> Frame | None:
         # Linux cooked headers: https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html (and SLL2)
         if linktype == LINKTYPE_LINUX_SLL:
             size, hatype_at, halen_at, addr_at, proto_at = 16, 2, 4, 6, 14

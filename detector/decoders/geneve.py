@@ -1,4 +1,4 @@
-"""Geneve (RFC 8926 §3.4): version 0, options that fit the option length exactly, OAM/critical bits."""
+"""Geneve (RFC 8926 §3.4): version 0, options that exactly fill the option length, O/C bits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ICMPv6 neighbour discovery (RFC 4861 §4): RS, RA, NS, NA, redirect and their link-layer options."""
+"""ICMPv6 neighbour discovery (RFC 4861 §4): RS, RA, NS, NA, redirect, link-layer options."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from detector.errors import CaptureError
 from detector.model import RecordBatch
@@ -69,7 +69,9 @@ class CaptureFile:
         try:
             magic = _peek(stream, 4)
             if magic[:2] == b"\x1f\x8b":
-                stream = gzip.GzipFile(fileobj=_Prefixed(magic, raw), mode="rb")  # type: ignore[assignment]
+                stream = cast(
+                    BinaryIO, gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(magic, raw)))
+                )
                 magic = _peek_gz(stream)
             body = _Prefixed(magic, stream)
             try:

@@ -32,11 +32,11 @@ class _Interface:
 
     def ns(self, units: int) -> int:
         if self.resol & 0x80:
-            return ((units * 1_000_000_000) >> (self.resol & 0x7F)) + self.offset_ns
+            return int((units * 1_000_000_000) >> (self.resol & 0x7F)) + self.offset_ns
         exp = self.resol
         if exp <= 9:
-            return units * 10 ** (9 - exp) + self.offset_ns
-        return units // 10 ** (exp - 9) + self.offset_ns
+            return int(units * 10 ** (9 - exp)) + self.offset_ns
+        return int(units // 10 ** (exp - 9)) + self.offset_ns
 
 
 @dataclass(slots=True)

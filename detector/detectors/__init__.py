@@ -1,0 +1,90 @@
+"""Policy: an observation (frame, port, what it taught) and the binding table in, findings out.
+
+Each detector is one module with one name, listed in PLUGINS; the engine imports them lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from detector.bindings.learn import TrustPolicy
+from detector.bindings.table import BindingTable, LearnResult
+from detector.errors import ConfigError
+from detector.model import AlertKind, Binding, Evidence, Frame, PortKey, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One inner frame attributed to a port, with what learning did and where it was seen."""
+
+    frame: Frame
+    port: PortKey
+    evidence: Evidence
+    learned: tuple[LearnResult, ...]
+    previous_endpoint: str | None  # the tunnel endpoint this port was seen behind before
+    gateway: bool  # the source MAC belongs to a router (it forwards foreign sources)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector reports; the engine deduplicates it and turns it into an Alert."""
+
+    kind: AlertKind
+    severity: Severity
+    address: str | None  # the offending address (the alert's src_ip)
+    message: str
+    impersonates: tuple[PortKey, Binding] | None = None
+    detail: tuple[tuple[str, object], ...] = ()
+    once_per_port: bool = False  # deduplicate on (kind, port) instead of (kind, port, address)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What detectors may read: the table, the trust policy, and strict mode."""
+
+    table: BindingTable
+    trust: TrustPolicy
+    strict: bool = False
+
+
+class Detector(Protocol):
+    """A detector inspects one observation and returns what it finds."""
+
+    name: ClassVar[str]
+
+    def inspect(self, obs: Observation, ctx: Context) -> list[Finding]: ...
+
+
+PLUGINS = {
+    "unbound_source": "detector.detectors.unbound_source:UnboundSource",
+    "unlearned_port": "detector.detectors.unlearned_port:UnlearnedPort",
+    "binding_limit": "detector.detectors.binding_limit:BindingLimit",
+    "arp_conflict": "detector.detectors.arp_conflict:ArpConflict",
+    "nd_conflict": "detector.detectors.nd_conflict:NdConflict",
+    "mac_move": "detector.detectors.mac_move:MacMove",
+    "rogue_dhcp": "detector.detectors.rogue_dhcp:RogueDhcp",
+}
+
+
+def load(name: str) -> Detector:
+    """Instantiate a detector by its registry name."""
+    target = PLUGINS.get(name)
+    if target is None:
+        raise ConfigError(f"unknown detector {name!r}; known: {', '.join(sorted(PLUGINS))}")
+    module, _, cls = target.partition(":")
+    detector: Detector = getattr(importlib.import_module(module), cls)()
+    return detector
+
+
+def owner_of(
+    ctx: Context, segment: str, address: str, now_ns: int
+) -> tuple[PortKey, Binding] | None:
+    """The port an address is realized on in a segment, with its binding, if any."""
+    owner = ctx.table.owner(segment, address, now_ns)
+    if owner is None:
+        return None
+    state = ctx.table.get(owner)
+    binding = state.realized.get(address) if state else None
+    return (owner, binding) if binding else None

@@ -1,0 +1,156 @@
+"""The detection engine: attribute a frame to its port, learn, run detectors, deduplicate alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from detector.bindings.learn import TrustPolicy, learn
+from detector.bindings.table import BindingTable, Outcome
+from detector.detectors import PLUGINS, Context, Detector, Finding, Observation, load
+from detector.model import Alert, AlertKind, Evidence, Frame, PortKey, Severity, segment_of
+
+AlertKey = tuple[AlertKind, PortKey, str | None]
+TABLE_PORT = PortKey("*", "*")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Which detectors run and how alerts are attributed and repeated."""
+
+    detectors: tuple[str, ...] = tuple(PLUGINS)
+    inspect_untunnelled: bool = False  # treat un-tunnelled frames as VM traffic (plain SPAN)
+    scope_by_session: bool = False  # ERSPAN: one segment per mirror session
+    strict: bool = False  # a port with no binding is spoofing, not merely unlearned
+    realert_ns: int = 0  # 0: one alert per (kind, port, address) for the whole run
+    max_alert_keys: int = 100_000
+
+
+@dataclass(slots=True)
+class _Tally:
+    count: int
+    last_alert_ns: int
+    first: Alert
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters for metrics and the end-of-run summary."""
+
+    frames: Counter[str] = field(default_factory=Counter)  # inspected / ignored:<reason>
+    alerts: Counter[str] = field(default_factory=Counter)  # alerts emitted, by kind
+    findings: Counter[str] = field(default_factory=Counter)  # packets behind each kind
+
+
+class Engine:
+    """Turn frames into alerts against one binding table."""
+
+    def __init__(
+        self,
+        table: BindingTable,
+        trust: TrustPolicy | None = None,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.table = table
+        self.config = config or EngineConfig()
+        self.ctx = Context(table, trust or TrustPolicy(), self.config.strict)
+        self.detectors: list[Detector] = [load(n) for n in self.config.detectors]
+        self.tallies: dict[AlertKey, _Tally] = {}
+        self.stats = EngineStats()
+
+    def process(self, frame: Frame, source: str) -> list[Alert]:
+        """Inspect one frame; return the alerts it raises (after deduplication)."""
+        stats = self.stats.frames
+        mac = frame.src_mac
+        if frame.encap is None and not self.config.inspect_untunnelled:
+            stats["ignored:untunnelled"] += 1
+            return []
+        if frame.oam:
+            stats["ignored:geneve-oam"] += 1
+            return []
+        if mac is None:
+            stats["ignored:no-mac"] += 1
+            return []
+        if int(mac[:2], 16) & 1:
+            stats["ignored:group-source-mac"] += 1
+            return []
+        stats["inspected"] += 1
+        port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
+        evidence = Evidence(source, frame.packet, frame.ts_ns)
+        state = self.table.ensure(port)
+        findings: list[Finding] = []
+        if state is None:
+            findings.append(self._table_full())
+            previous = None
+        else:
+            previous = state.endpoint
+        learned = learn(self.table, self.ctx.trust, frame, port, evidence)
+        if any(r.outcome is Outcome.TABLE_FULL for r in learned) and state is not None:
+            findings.append(self._table_full())
+        obs = Observation(frame, port, evidence, learned, previous, self.ctx.trust.is_gateway(mac))
+        for detector in self.detectors:
+            findings.extend(detector.inspect(obs, self.ctx))
+        if (
+            state is not None
+            and frame.outer_src
+            and frame.dst_mac
+            and not int(frame.dst_mac[:2], 16) & 1
+        ):
+            state.endpoint = frame.outer_src
+        return [a for f in findings if (a := self._alert(f, obs)) is not None]
+
+    def _table_full(self) -> Finding:
+        cap = self.table.policy.max_ports
+        return Finding(
+            AlertKind.TABLE_FULL,
+            Severity.WARNING,
+            None,
+            f"the binding table holds its maximum of {cap} ports; new ports are not tracked"
+            " (a MAC flood, or raise bindings.max_ports)",
+            once_per_port=True,
+        )
+
+    def _alert(self, f: Finding, obs: Observation) -> Alert | None:
+        self.stats.findings[f.kind] += 1
+        port = TABLE_PORT if f.kind is AlertKind.TABLE_FULL else obs.port
+        key: AlertKey = (f.kind, port, None if f.once_per_port else f.address)
+        now = obs.evidence.ts_ns
+        tally = self.tallies.get(key)
+        if tally is not None:
+            tally.count += 1
+            realert = self.config.realert_ns
+            if not realert or now - tally.last_alert_ns < realert:
+                return None
+            tally.last_alert_ns = now
+            return self._build(f, obs, port, tally.count, tally.first.first_seen_ns)
+        alert = self._build(f, obs, port, 1, now)
+        if len(self.tallies) >= self.config.max_alert_keys:
+            self.tallies.pop(next(iter(self.tallies)))
+            self.stats.frames["alert-keys-evicted"] += 1
+        self.tallies[key] = _Tally(1, now, alert)
+        return alert
+
+    def _build(
+        self, f: Finding, obs: Observation, port: PortKey, count: int, first_ns: int
+    ) -> Alert:
+        self.stats.alerts[f.kind] += 1
+        state = self.table.get(obs.port)
+        return Alert(
+            kind=f.kind,
+            severity=f.severity,
+            port=port,
+            vni=obs.frame.vni if obs.frame.encap in ("geneve", "vxlan") else None,
+            src_ip=f.address,
+            evidence=obs.evidence,
+            count=count,
+            bindings=state.bindings() if state is not None else (),
+            impersonates=f.impersonates,
+            message=f.message,
+            first_seen_ns=first_ns,
+            detail=f.detail,
+        )
+
+
+def _unicast(mac: str | None) -> bool:
+    """A unicast destination: replicated BUM frames come from another host's endpoint."""
+    return mac is not None and not int(mac[:2], 16) & 1

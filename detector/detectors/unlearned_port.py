@@ -1,0 +1,31 @@
+"""unlearned-port: a port with no binding at all sends IP traffic (reported once, as info)."""
+
+from __future__ import annotations
+
+from detector.bindings.learn import EXEMPT_SOURCES
+from detector.detectors import Context, Finding, Observation
+from detector.model import AlertKind, Severity
+
+
+class UnlearnedPort:
+    """The capture began mid-conversation, or the port never ARPs: nothing to check against yet."""
+
+    name = "unlearned_port"
+
+    def inspect(self, obs: Observation, ctx: Context) -> list[Finding]:
+        src = obs.frame.src_ip
+        if src is None or src in EXEMPT_SOURCES or obs.gateway or ctx.strict:
+            return []
+        state = ctx.table.get(obs.port)
+        if state is not None and (state.realized or state.networks):
+            return []
+        return [
+            Finding(
+                AlertKind.UNLEARNED_PORT,
+                Severity.INFO,
+                src,
+                f"{obs.port.mac} in {obs.port.segment} sent from {src} before any binding was"
+                " learned for it (the capture may have started mid-conversation)",
+                once_per_port=True,
+            )
+        ]

@@ -1,0 +1,84 @@
+"""JSON-lines alerts (one object per line, UTF-8): the contract of DESIGN §5, schema version 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from detector.errors import SinkError
+from detector.model import Alert, Binding, rfc3339
+
+SCHEMA_VERSION = 1
+
+
+def binding_to_dict(b: Binding) -> dict[str, Any]:
+    ev = b.evidence
+    return {
+        "address": b.address,
+        "method": str(b.method),
+        "learned_at": rfc3339(ev.ts_ns) if ev else None,
+        "evidence": {"file": ev.source, "packet": ev.packet} if ev else None,
+    }
+
+
+def alert_to_dict(a: Alert) -> dict[str, Any]:
+    """The one place an Alert becomes JSON; keys in a fixed order, no wall-clock fields."""
+    imp = None
+    if a.impersonates is not None:
+        port, binding = a.impersonates
+        imp = {"mac": port.mac, **binding_to_dict(binding)}
+    return {
+        "event_type": "alert",
+        "schema": SCHEMA_VERSION,
+        "kind": str(a.kind),
+        "severity": str(a.severity),
+        "segment": a.port.segment,
+        "vni": a.vni,
+        "mac": a.port.mac,
+        "src_ip": a.src_ip,
+        "first_seen": rfc3339(a.first_seen_ns),
+        "count": a.count,
+        "bindings": [binding_to_dict(b) for b in a.bindings],
+        "impersonates": imp,
+        "evidence": {
+            "file": a.evidence.source,
+            "packet": a.evidence.packet,
+            "time": rfc3339(a.evidence.ts_ns),
+        },
+        "message": a.message,
+        "detail": dict(a.detail),
+    }
+
+
+def dumps(a: Alert) -> str:
+    return json.dumps(alert_to_dict(a), ensure_ascii=False, separators=(",", ":"))
+
+
+class JsonlSink:
+    """Write alerts to a path, or to standard output for `-`; flushed after every batch."""
+
+    name = "jsonl"
+
+    def __init__(self, path: str = "-") -> None:
+        self.path = path
+        try:
+            self._out: IO[str] = (
+                sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+            )
+        except OSError as exc:
+            raise SinkError(f"alerts file {path}: {exc.strerror}") from exc
+
+    def emit(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        try:
+            self._out.write("".join(dumps(a) + "\n" for a in alerts))
+            self._out.flush()
+        except OSError as exc:
+            raise SinkError(f"alerts file {self.path}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        if self._out is not sys.stdout:
+            self._out.close()

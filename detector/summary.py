@@ -1,0 +1,80 @@
+"""What a person reads on stderr: the progress bar and the end-of-run summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import TextIO
+
+from detector.detectors.engine import Engine
+from detector.model import AlertKind, DecodeStats
+from detector.sources import CaptureInfo
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.out = out
+        self.last = 0.0
+
+    def __call__(self, info: CaptureInfo, packets: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        if info.size:
+            share = min(1.0, info.position / info.size)
+            bar = "#" * int(share * 30)
+            text = f"[{bar:<30}] {share:4.0%} {info.name} {packets:,} packets"
+        else:
+            text = f"{info.name} {packets:,} packets"
+        self.out.write("\r" + text[:100].ljust(100))
+        self.out.flush()
+
+    def done(self) -> None:
+        if self.last:
+            self.out.write("\r" + " " * 100 + "\r")
+            self.out.flush()
+
+
+def pairs(counter: Counter[str] | Counter[tuple[str, str]]) -> str:
+    if not counter:
+        return "none"
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return ", ".join(f"{'/'.join(k) if isinstance(k, tuple) else k} {n:,}" for k, n in items)
+
+
+def render(
+    captures: list[CaptureInfo], stats: DecodeStats, engine: Engine, seconds: float, top: int = 5
+) -> str:
+    """The end-of-run summary: volumes, decode health, alerts by kind, worst ports."""
+    rate = stats.packets / seconds if seconds > 0 else 0.0
+    lines = [
+        f"spoofwatch: {len(captures)} capture(s), {stats.packets:,} packets,"
+        f" {sum(stats.frames.values()):,} inner frames in {seconds:.2f} s ({rate:,.0f} packets/s)",
+        f"  frames by encapsulation: {pairs(stats.frames)}",
+        f"  decode errors: {pairs(stats.errors)}",
+    ]
+    for info in captures:
+        if info.truncated:
+            lines.append(f"  {info.name}: {info.truncated}")
+    ignored = Counter(
+        {k.split(":", 1)[1]: n for k, n in engine.stats.frames.items() if k.startswith("ignored:")}
+    )
+    if ignored:
+        lines.append(f"  frames not inspected: {pairs(ignored)}")
+    alerts = engine.stats.alerts
+    packets = engine.stats.findings
+    kinds = ", ".join(f"{k} {n:,} ({packets[k]:,} packets)" for k, n in sorted(alerts.items()))
+    lines.append(f"  alerts by kind: {kinds or 'none'}")
+    worst = Counter[tuple[str, str, str]]()
+    for (kind, port, address), tally in engine.tallies.items():
+        if kind in (AlertKind.UNBOUND_SOURCE, AlertKind.ARP_CONFLICT, AlertKind.ND_CONFLICT):
+            worst[(port.segment, port.mac, f"{kind} from {address}")] += tally.count
+    if worst:
+        lines.append("  top offending ports:")
+        for (segment, mac, what), n in worst.most_common(top):
+            lines.append(f"    {segment:<16} {mac}  {what}: {n:,} packets")
+    return "\n".join(lines)
