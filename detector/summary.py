@@ -52,7 +52,7 @@ def render(
     """The end-of-run summary: volumes, decode health, alerts by kind, worst ports."""
     rate = stats.packets / seconds if seconds > 0 else 0.0
     lines = [
-        f"spoofwatch: {len(captures)} capture(s), {stats.packets:,} packets,"
+        f"spoofwatch: {_plural(len(captures), 'capture')}, {_plural(stats.packets, 'packet')},"
         f" {sum(stats.frames.values()):,} inner frames in {seconds:.2f} s ({rate:,.0f} packets/s)",
         f"  frames by encapsulation: {pairs(stats.frames)}",
         f"  decode errors: {pairs(stats.errors)}",
@@ -67,7 +67,9 @@ def render(
         lines.append(f"  frames not inspected: {pairs(ignored)}")
     alerts = engine.stats.alerts
     packets = engine.stats.findings
-    kinds = ", ".join(f"{k} {n:,} ({packets[k]:,} packets)" for k, n in sorted(alerts.items()))
+    kinds = ", ".join(
+        f"{k} {n:,} ({_plural(packets[k], 'packet')})" for k, n in sorted(alerts.items())
+    )
     lines.append(f"  alerts by kind: {kinds or 'none'}")
     worst = Counter[tuple[str, str, str]]()
     for (kind, port, address), tally in engine.tallies.items():
@@ -76,5 +78,9 @@ def render(
     if worst:
         lines.append("  top offending ports:")
         for (segment, mac, what), n in worst.most_common(top):
-            lines.append(f"    {segment:<16} {mac}  {what}: {n:,} packets")
+            lines.append(f"    {segment:<16} {mac}  {what}: {_plural(n, 'packet')}")
     return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

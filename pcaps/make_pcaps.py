@@ -53,7 +53,9 @@ class Capture:
         pkt.time = T0 + len(self.packets) / 1000
         self.packets.append(pkt)
 
-    def geneve(self, vni: int, inner: Packet, src: int, dst: int, options: list | None = None) -> None:
+    def geneve(
+        self, vni: int, inner: Packet, src: int, dst: int, options: list | None = None
+    ) -> None:
         opts = options or []
         optlen = sum(4 + len(o.data) for o in opts) // 4
         g = GENEVE(vni=vni, proto=0x6558, optionlen=optlen, options=opts)
@@ -70,7 +72,9 @@ class Capture:
 
     def _underlay(self, src: int, dst: int) -> Packet:
         (smac, sip), (dmac, dip) = HV[src], HV[dst]
-        return Ether(src=smac, dst=dmac) / IP(src=sip, dst=dip, id=len(self.packets) + 1, flags="DF")
+        return Ether(src=smac, dst=dmac) / IP(
+            src=sip, dst=dip, id=len(self.packets) + 1, flags="DF"
+        )
 
     @staticmethod
     def _sport(inner: Packet) -> int:
@@ -110,8 +114,11 @@ def dad(mac: str, target: str) -> Packet:
 
 def ns(mac: str, src: str, target: str) -> Packet:
     """A neighbour solicitation from an address the port uses, asking for a neighbour."""
-    return Ether(src=mac, dst=BCAST) / IPv6(src=src, dst="ff02::1") / ICMPv6ND_NS(tgt=target) / (
-        ICMPv6NDOptSrcLLAddr(lladdr=mac)
+    return (
+        Ether(src=mac, dst=BCAST)
+        / IPv6(src=src, dst="ff02::1")
+        / ICMPv6ND_NS(tgt=target)
+        / (ICMPv6NDOptSrcLLAddr(lladdr=mac))
     )
 
 
@@ -135,7 +142,13 @@ def dhcp(server_mac: str, server_ip: str, client: str, kind: str, yiaddr: str, x
         return Ether(src=client, dst=BCAST) / ip / bootp / DHCP(options=[*opts, "end"])
     opts += [("server_id", server_ip), ("lease_time", 3600), ("subnet_mask", "255.255.255.0")]
     ip = IP(src=server_ip, dst=yiaddr) / UDP(sport=67, dport=68)
-    bootp = BOOTP(op=2, yiaddr=yiaddr, siaddr=server_ip, chaddr=bytes.fromhex(client.replace(":", "")), xid=xid)
+    bootp = BOOTP(
+        op=2,
+        yiaddr=yiaddr,
+        siaddr=server_ip,
+        chaddr=bytes.fromhex(client.replace(":", "")),
+        xid=xid,
+    )
     return Ether(src=server_mac, dst=client) / ip / bootp / DHCP(options=[*opts, "end"])
 
 
@@ -264,7 +277,9 @@ def geneve_options_vlan() -> Capture:
     """Geneve with option TLVs and an inner 802.1Q tag; detection sees through both."""
     c = Capture("geneve-options-inner-vlan")
     vmw = GeneveOptions(classid=0x0104, type=0x01, length=1, data=b"\x00\x00\x00\x2a")
-    ovn = GeneveOptions(classid=0x0102, type=0x80, length=2, data=b"\x00\x01\x00\x02\x00\x03\x00\x04")
+    ovn = GeneveOptions(
+        classid=0x0102, type=0x80, length=2, data=b"\x00\x01\x00\x02\x00\x03\x00\x04"
+    )
 
     def tagged(p: Packet) -> Packet:
         eth = p[Ether]
@@ -288,9 +303,13 @@ def geneve_malformed() -> Capture:
     cut_inner = raw[: geneve_at + 8 + 10]
     for b in (bad_version, overrun, cut_inner):
         c.add(Ether(b))
-    vx = Ether(src=HV[1][0], dst=HV[2][0]) / IP(src=HV[1][1], dst=HV[2][1], id=99) / UDP(
-        sport=50000, dport=4789
-    ) / VXLAN(vni=5001, flags=0x00) / arp(VM1, "10.1.1.10", "10.1.1.20")
+    vx = (
+        Ether(src=HV[1][0], dst=HV[2][0])
+        / IP(src=HV[1][1], dst=HV[2][1], id=99)
+        / UDP(sport=50000, dport=4789)
+        / VXLAN(vni=5001, flags=0x00)
+        / arp(VM1, "10.1.1.10", "10.1.1.20")
+    )
     c.add(vx)
     cut_ip = bytes(c.packets[0])[: udp_at - 6]
     c.add(Ether(cut_ip))
@@ -305,8 +324,12 @@ def underlay() -> Capture:
     (m1, ip1), (m2, ip2) = HV[1], HV[2]
     c.add(arp(m1, ip1, ip2))
     c.add(arp(m2, ip2, ip1, op=2, dst=m1))
-    c.add(Ether(src=m1, dst=m2) / IP(src=ip1, dst=ip2, id=5) / TCP(sport=40000, dport=22, flags="S"))
-    c.add(Ether(src=m2, dst=m1) / IP(src="198.51.100.7", dst=ip1, id=6) / TCP(sport=179, dport=40001))
+    c.add(
+        Ether(src=m1, dst=m2) / IP(src=ip1, dst=ip2, id=5) / TCP(sport=40000, dport=22, flags="S")
+    )
+    c.add(
+        Ether(src=m2, dst=m1) / IP(src="198.51.100.7", dst=ip1, id=6) / TCP(sport=179, dport=40001)
+    )
     c.add(Ether(src=m1, dst=m2) / IP(src=ip1, dst="172.16.0.254", id=7) / UDP(sport=123, dport=123))
     learn_pair(c)
     return c
@@ -330,8 +353,10 @@ def geneve_vrrp() -> Capture:
     c.geneve(5001, garp(ra, "10.1.1.2"), 1, 2)
     c.geneve(5001, garp(rb, "10.1.1.3"), 2, 1)
     c.geneve(5001, garp(vmac, "10.1.1.1"), 1, 2)
-    advert = Ether(src=vmac, dst="01:00:5e:00:00:12") / IP(src="10.1.1.2", dst="224.0.0.18", ttl=255, proto=112) / (
-        VRRP(vrid=1, priority=200, addrlist=["10.1.1.1"])
+    advert = (
+        Ether(src=vmac, dst="01:00:5e:00:00:12")
+        / IP(src="10.1.1.2", dst="224.0.0.18", ttl=255, proto=112)
+        / (VRRP(vrid=1, priority=200, addrlist=["10.1.1.1"]))
     )
     for _ in range(2):
         c.geneve(5001, advert, 1, 2)

@@ -68,6 +68,12 @@ class PortState:
     def bindings(self) -> tuple[Binding, ...]:
         return (*self.realized.values(), *(b for _, b in self.networks))
 
+    def has_family(self, ipv6: bool) -> bool:
+        """Does the port have any binding of this address family (IPv4 or IPv6)?"""
+        return any((":" in a) == ipv6 for a in self.realized) or any(
+            (n.version == 6) == ipv6 for n, _ in self.networks
+        )
+
 
 class BindingTable:
     """Ports and their bindings, with an index from (segment, address) to the owning port."""

@@ -37,7 +37,7 @@ class Finding:
     message: str
     impersonates: tuple[PortKey, Binding] | None = None
     detail: tuple[tuple[str, object], ...] = ()
-    once_per_port: bool = False  # deduplicate on (kind, port) instead of (kind, port, address)
+    key: str | None = None  # deduplicate on (kind, port, key) instead of (kind, port, address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,8 +84,8 @@ class Engine:
             previous = None
         else:
             previous = state.endpoint
-        learned = learn(self.table, self.ctx.trust, frame, port, evidence)
-        if any(r.outcome is Outcome.TABLE_FULL for r in learned) and state is not None:
+        learned = learn(self.table, self.ctx.trust, frame, port, evidence) if state else ()
+        if any(r.outcome is Outcome.TABLE_FULL for r in learned):  # a DHCP client's port
             findings.append(self._table_full())
         obs = Observation(frame, port, evidence, learned, previous, self.ctx.trust.is_gateway(mac))
         for detector in self.detectors:
@@ -107,13 +107,13 @@ class Engine:
             None,
             f"the binding table holds its maximum of {cap} ports; new ports are not tracked"
             " (a MAC flood, or raise bindings.max_ports)",
-            once_per_port=True,
+            key="",
         )
 
     def _alert(self, f: Finding, obs: Observation) -> Alert | None:
         self.stats.findings[f.kind] += 1
         port = TABLE_PORT if f.kind is AlertKind.TABLE_FULL else obs.port
-        key: AlertKey = (f.kind, port, None if f.once_per_port else f.address)
+        key: AlertKey = (f.kind, port, f.address if f.key is None else f.key)
         now = obs.evidence.ts_ns
         tally = self.tallies.get(key)
         if tally is not None:

@@ -28,7 +28,7 @@ class MacMove:
                 f"{obs.port.mac} in {obs.port.segment} moved from tunnel endpoint {before} to"
                 f" {now} (live migration, or a cloned MAC)",
                 detail=(("from_endpoint", before), ("to_endpoint", now)),
-                once_per_port=True,
+                key="",
             )
         ]
 

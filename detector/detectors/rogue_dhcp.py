@@ -27,6 +27,6 @@ class RogueDhcp:
                 f"{obs.port.mac} in {obs.port.segment} answered DHCP (offering {d.yiaddr} to"
                 f" {d.chaddr}) but is not a configured DHCP server; nothing was learned from it",
                 detail=(("yiaddr", d.yiaddr), ("client", d.chaddr), ("xid", d.xid)),
-                once_per_port=True,
+                key="",
             )
         ]

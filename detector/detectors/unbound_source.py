@@ -17,20 +17,24 @@ class UnboundSource:
         if src is None or src in EXEMPT_SOURCES or obs.gateway:
             return []
         state = ctx.table.get(obs.port)
-        has_bindings = state is not None and bool(state.realized or state.networks)
-        if not has_bindings and not ctx.strict:
-            return []  # unlearned_port reports this
+        if not ctx.strict and (state is None or not state.has_family(":" in src)):
+            return []  # unlearned_port reports this: an IPv4 binding says nothing of IPv6
         if ctx.table.is_bound(obs.port, src, obs.evidence.ts_ns):
             return []
         owner = owner_of(ctx, obs.port.segment, src, obs.evidence.ts_ns)
-        whose = f"; it is bound to {owner[0].mac}" if owner else ""
+        bound = [b.address for b in state.bindings()] if state else []
+        noun = "address" if len(bound) == 1 else "addresses"
+        if owner:
+            why = f"; {src} is bound to {owner[0].mac}, so the DFW treats this traffic as that VM's"
+        else:
+            why = f"; DFW rules that match this VM by its bound {noun} ({', '.join(bound)}) miss it"
         return [
             Finding(
                 AlertKind.UNBOUND_SOURCE,
                 Severity.CRITICAL,
                 src,
                 f"{obs.port.mac} in {obs.port.segment} sent from {src}, an address it is not"
-                f" bound to{whose}",
+                f" bound to{why}",
                 impersonates=owner,
             )
         ]

@@ -1,4 +1,4 @@
-"""unlearned-port: a port with no binding at all sends IP traffic (reported once, as info)."""
+"""unlearned-port: a port with no binding of that address family sends IP traffic (info, once)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,18 @@ class UnlearnedPort:
         src = obs.frame.src_ip
         if src is None or src in EXEMPT_SOURCES or obs.gateway or ctx.strict:
             return []
+        ipv6 = ":" in src
         state = ctx.table.get(obs.port)
-        if state is not None and (state.realized or state.networks):
+        if state is not None and state.has_family(ipv6):
             return []
+        family = "IPv6" if ipv6 else "IPv4"
         return [
             Finding(
                 AlertKind.UNLEARNED_PORT,
                 Severity.INFO,
                 src,
-                f"{obs.port.mac} in {obs.port.segment} sent from {src} before any binding was"
-                " learned for it (the capture may have started mid-conversation)",
-                once_per_port=True,
+                f"{obs.port.mac} in {obs.port.segment} sent from {src} before any {family}"
+                " binding was learned for it (the capture may have started mid-conversation)",
+                key=family,
             )
         ]

@@ -72,7 +72,7 @@ class CaptureFile:
                 stream = cast(
                     BinaryIO, gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(magic, raw)))
                 )
-                magic = _peek_gz(stream)
+                magic = _peek_gz(stream, self.path)
             body = _Prefixed(magic, stream)
             try:
                 if magic == b"\x0a\x0d\x0d\x0a":
@@ -97,11 +97,11 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
     return data if data is not None else b""
 
 
-def _peek_gz(stream: BinaryIO) -> bytes:
+def _peek_gz(stream: BinaryIO, path: str) -> bytes:
     try:
         return _peek(stream, 4)
     except (OSError, EOFError) as exc:
-        raise CaptureError(f"corrupt gzip stream: {exc}") from exc
+        raise CaptureError(f"{path}: corrupt gzip stream: {exc}") from exc
 
 
 class _Prefixed:

@@ -29,7 +29,7 @@ class MemorySink:
 
 def run_case(case: Path) -> tuple[list[str], Pipeline, dict]:  # type: ignore[type-arg]
     spec = tomllib.loads((case / "case.toml").read_text())
-    cfg = config_mod.parse(spec.get("config", {}), case)
+    cfg = config_mod.load(case / spec["config"]) if "config" in spec else config_mod.Config()
     if "bindings" in spec:
         import dataclasses
 
@@ -42,7 +42,9 @@ def run_case(case: Path) -> tuple[list[str], Pipeline, dict]:  # type: ignore[ty
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_golden(case: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_golden(
+    case: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(PCAPS)  # evidence names the capture as a user in pcaps/ would
     lines, pipeline, spec = run_case(case)
     validate_alerts(lines)

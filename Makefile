@@ -1,0 +1,44 @@
+# spoofwatch: `make demo` runs the main job on a bundled sample, `make test` passes the tests.
+# Both set up what they need on a fresh Debian machine: a virtualenv, and tshark from apt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+
+.PHONY: demo test lint bench samples clean
+
+$(BIN)/spoofwatch: pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# tshark is the decoding oracle of the differential tests (Wireshark's dissectors).
+.tshark:
+	@command -v tshark >/dev/null || { \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
+	  $(APT) update -qq && $(APT) install -y -qq tshark; }
+	@touch $@
+
+demo: $(BIN)/spoofwatch
+	@echo "== spoofwatch replay pcaps/geneve-ip-change.pcap  (a VM changes its IP on Geneve VNI 5001)"
+	@$(BIN)/spoofwatch replay pcaps/geneve-ip-change.pcap --format text
+
+lint: $(BIN)/spoofwatch
+	$(BIN)/ruff check detector tests pcaps
+	$(BIN)/ruff format --check detector tests pcaps
+	$(BIN)/mypy --strict detector
+
+test: $(BIN)/spoofwatch .tshark lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(BIN)/spoofwatch .tshark
+	$(BIN)/python bench/bench.py
+
+samples: $(BIN)/spoofwatch
+	$(BIN)/python pcaps/make_pcaps.py
+
+clean:
+	rm -rf $(VENV) .tshark bench/out *.egg-info

@@ -1,0 +1,68 @@
+"""The project's conventions, enforced: one-way imports, docstrings, module size, plugin names."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+from detector.detectors import PLUGINS
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "detector"
+STAGES = ["sources", "decoders", "bindings", "detectors", "sinks"]
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def stage_of(module: str) -> int | None:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[0] == "detector" and parts[1] in STAGES:
+        return STAGES.index(parts[1])
+    return None
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    for path in MODULES:
+        rel = path.relative_to(ROOT).with_suffix("")
+        mine = stage_of(".".join(rel.parts))
+        if mine is None:
+            continue
+        for imported in imports(path):
+            theirs = stage_of(imported)
+            assert theirs is None or theirs <= mine, f"{rel} imports later stage {imported}"
+
+
+def test_every_module_has_a_one_line_docstring_and_stays_small() -> None:
+    for path in MODULES:
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc, f"{path} has no module docstring"
+        assert len(doc.splitlines()[0]) < 100
+        assert len(path.read_text().splitlines()) <= 320, f"{path} is over ~300 lines"
+
+
+def test_protocol_decoders_cite_their_rfc_or_spec() -> None:
+    for path in (PACKAGE / "decoders").glob("*.py"):
+        if path.name in ("__init__.py",):
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert "RFC" in doc or "IEEE" in doc or "draft" in doc, path.name
+
+
+def test_plugin_name_is_module_name_is_class_name() -> None:
+    for name, target in PLUGINS.items():
+        module, _, cls = target.partition(":")
+        assert module == f"detector.detectors.{name}"
+        assert getattr(importlib.import_module(module), cls).name == name
+    shipped = {p.stem for p in (PACKAGE / "detectors").glob("*.py")} - {"__init__", "engine"}
+    assert shipped == set(PLUGINS)

@@ -1,0 +1,167 @@
+"""Capture readers: classic pcap in both byte orders and resolutions, pcapng, gzip, truncation."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import pytest
+
+from detector.errors import CaptureError
+from detector.sources import CaptureFile
+
+FRAME_A = bytes(range(60))
+FRAME_B = b"\xaa" * 42
+
+
+def classic(
+    endian: str, nanos: bool, records: list[tuple[int, int, bytes]], linktype: int = 1
+) -> bytes:
+    magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
+    out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 65535, linktype)
+    for sec, frac, data in records:
+        out += struct.pack(endian + "IIII", sec, frac, len(data), len(data)) + data
+    return out
+
+
+def read_all(
+    path: Path, chunk: int = 1 << 20
+) -> tuple[list[tuple[int, int, int, bytes]], CaptureFile]:
+    cf = CaptureFile(str(path), chunk_bytes=chunk)
+    out = []
+    for b in cf.batches():
+        for i, off in enumerate(b.offsets):
+            out.append(
+                (b.first_number + i, b.ts_ns[i], b.linktypes[i], b.buf[off : off + b.caplens[i]])
+            )
+    return out, cf
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("nanos", [False, True])
+def test_classic_pcap_byte_orders_and_resolutions(tmp_path: Path, endian: str, nanos: bool) -> None:
+    frac = 123456789 if nanos else 123456
+    p = tmp_path / "c.pcap"
+    p.write_bytes(classic(endian, nanos, [(1700000000, frac, FRAME_A), (1700000001, 0, FRAME_B)]))
+    records, _ = read_all(p)
+    assert [(n, lt, data) for n, _, lt, data in records] == [(1, 1, FRAME_A), (2, 1, FRAME_B)]
+    assert records[0][1] == 1700000000 * 10**9 + (123456789 if nanos else 123456000)
+
+
+def test_records_spanning_chunks_keep_numbering(tmp_path: Path) -> None:
+    p = tmp_path / "c.pcap"
+    p.write_bytes(classic("<", False, [(i, 0, bytes([i]) * (50 + i)) for i in range(100)]))
+    records, _ = read_all(p, chunk=97)  # smaller than most records
+    assert [n for n, *_ in records] == list(range(1, 101))
+    assert all(data == bytes([n - 1]) * (49 + n) for n, _, _, data in records)
+
+
+def test_truncated_last_record_is_decoded_and_reported(tmp_path: Path) -> None:
+    p = tmp_path / "t.pcap"
+    p.write_bytes(classic("<", False, [(1, 0, FRAME_A), (2, 0, FRAME_B)])[:-10])
+    records, cf = read_all(p)
+    assert [len(d) for *_, d in records] == [60, 32]
+    assert cf.info.truncated is not None and "packet 2 cut short" in cf.info.truncated
+
+
+def test_gzip_is_transparent(tmp_path: Path) -> None:
+    p = tmp_path / "c.pcap.gz"
+    p.write_bytes(gzip.compress(classic(">", True, [(5, 6, FRAME_A)])))
+    records, _ = read_all(p)
+    assert records[0][3] == FRAME_A
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"hello, this is text\n", "not a pcap or pcapng capture"),
+        (b"\xd4\xc3\xb2\xa1\x02\x00", "file header cut short"),
+        (gzip.compress(b"not a capture either"), "not a pcap or pcapng capture"),
+        (b"\x1f\x8b\x08\x00garbage", "bad.pcap: corrupt gzip stream"),
+    ],
+)
+def test_unreadable_input_is_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    p = tmp_path / "bad.pcap"
+    p.write_bytes(content)
+    with pytest.raises(CaptureError, match=message):
+        read_all(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="cannot open"):
+        read_all(tmp_path / "nope.pcap")
+
+
+def test_corrupt_record_length_stops_with_error(tmp_path: Path) -> None:
+    data = bytearray(classic("<", False, [(1, 0, FRAME_A), (2, 0, FRAME_B)]))
+    struct.pack_into("<I", data, 24 + 16 + 60 + 8, 0x7FFFFFFF)
+    p = tmp_path / "corrupt.pcap"
+    p.write_bytes(bytes(data))
+    with pytest.raises(CaptureError, match="corrupt record header after packet 1"):
+        read_all(p)
+
+
+# ---- pcapng (draft-ietf-opsawg-pcapng)
+
+
+def block(endian: str, btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    total = len(body) + 12
+    return struct.pack(endian + "II", btype, total) + body + struct.pack(endian + "I", total)
+
+
+def shb(endian: str) -> bytes:
+    return block(endian, 0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def idb(endian: str, linktype: int, tsresol: int | None = None) -> bytes:
+    body = struct.pack(endian + "HHI", linktype, 0, 0)
+    if tsresol is not None:
+        body += struct.pack(endian + "HHB3x", 9, 1, tsresol) + struct.pack(endian + "HH", 0, 0)
+    return block(endian, 1, body)
+
+
+def epb(endian: str, iface: int, ts: int, data: bytes) -> bytes:
+    head = struct.pack(endian + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data))
+    return block(endian, 6, head + data)
+
+
+def test_pcapng_sections_interfaces_resolutions(tmp_path: Path) -> None:
+    content = (
+        shb("<")
+        + idb("<", 1)  # microseconds by default
+        + idb("<", 101, tsresol=9)  # raw IP, nanoseconds
+        + block("<", 0x0BAD, b"unknown block, skipped")
+        + epb("<", 0, 1_000_000, FRAME_A)
+        + epb("<", 1, 2_000_000_000, FRAME_B)
+        + shb(">")  # a new section, other byte order, interfaces start over
+        + idb(">", 113, tsresol=0x80 | 10)  # 2^-10 s
+        + epb(">", 0, 1024, FRAME_A)
+        + block(">", 3, struct.pack(">I", len(FRAME_B)) + FRAME_B)  # simple packet block
+    )
+    p = tmp_path / "multi.pcapng"
+    p.write_bytes(content)
+    records, _ = read_all(p)
+    assert [(n, ts, lt, d) for n, ts, lt, d in records] == [
+        (1, 1_000_000_000, 1, FRAME_A),
+        (2, 2_000_000_000, 101, FRAME_B),
+        (3, 1_000_000_000, 113, FRAME_A),
+        (4, 0, 113, FRAME_B),
+    ]
+
+
+def test_pcapng_truncated_last_packet(tmp_path: Path) -> None:
+    p = tmp_path / "t.pcapng"
+    p.write_bytes((shb("<") + idb("<", 1) + epb("<", 0, 5, FRAME_A))[:-20])
+    records, cf = read_all(p)
+    assert len(records) == 1 and records[0][3] == FRAME_A[:44]
+    assert cf.info.truncated is not None
+
+
+def test_pcapng_packet_for_undescribed_interface(tmp_path: Path) -> None:
+    p = tmp_path / "bad.pcapng"
+    p.write_bytes(shb("<") + idb("<", 1) + epb("<", 3, 5, FRAME_A))
+    with pytest.raises(CaptureError, match="interface 3"):
+        read_all(p)

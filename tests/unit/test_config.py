@@ -1,0 +1,53 @@
+"""Configuration: defaults, validation errors that name the key, relative bindings paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detector import config
+from detector.errors import ConfigError
+
+
+def test_defaults_are_nsx_defaults() -> None:
+    c = config.parse({})
+    assert (c.policy.arp_binding_limit, c.policy.nd_binding_limit) == (1, 3)
+    assert c.policy.trust_on_first_use and c.policy.binding_timeout_ns == 600 * 10**9
+    assert c.decode.geneve_ports == {6081} and c.decode.vxlan_ports == {4789, 8472}
+    assert c.trust.is_gateway("02:50:56:56:44:52") and c.trust.is_gateway("00:00:5e:00:01:07")
+    assert not c.trust.is_gateway("00:50:56:a1:00:01")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"bindngs": {}}, "unknown section [bindngs]"),
+        ({"bindings": {"arp_limit": 2}}, "unknown key bindings.arp_limit"),
+        (
+            {"bindings": {"nd_binding_limit": 1}},
+            "bindings.nd_binding_limit: expected an integer from 2",
+        ),
+        ({"decode": {"geneve_ports": [0]}}, "decode.geneve_ports: expected a list of UDP ports"),
+        ({"decode": {"geneve_ports": [4789]}}, "port 4789 is given to two tunnel types"),
+        ({"detectors": {"enabled": ["unbound"]}}, "unknown detector 'unbound'"),
+        ({"bindings": {"gateway_macs": ["zz:00"]}}, "bindings.gateway_macs"),
+        ({"bindings": {"dhcp_servers": [{"segment": "geneve:1"}]}}, "bindings.dhcp_servers[0]"),
+        ({"segments": {"inspect_untunnelled": "yes"}}, "expected true or false"),
+    ],
+)
+def test_bad_values_name_the_key(doc: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as info:
+        config.parse(doc)
+    assert message in str(info.value)
+
+
+def test_bindings_file_is_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text('[bindings]\nfile = "b.csv"\n')
+    assert config.load(tmp_path / "c.toml").bindings_file == str(tmp_path / "b.csv")
+
+
+def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text("[bindings\n")
+    with pytest.raises(ConfigError, match=r"c\.toml"):
+        config.load(tmp_path / "c.toml")
