@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
+Buffer = bytes | bytearray  # what decoders read from: a reader's reused chunk, or plain bytes
+
 # Link types we read (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -21,19 +26,51 @@ LINKTYPE_RAW_BSD = (12, 14)
 
 @dataclass(frozen=True, slots=True)
 class RecordBatch:
-    """Captured records as columns over one buffer: record i is buf[offsets[i]:][:caplens[i]]."""
+    """Captured records as columns over one buffer: record i is buf[offsets[i]:][:caplens[i]].
+
+    The buffer is the reader's and is reused two batches later: consume a batch before asking
+    for the one after the next.
+    """
 
     source: str
-    buf: bytes
-    offsets: list[int]
-    caplens: list[int]
-    origlens: list[int]
-    ts_ns: list[int]
-    linktypes: list[int]
+    buf: Buffer
+    offsets: npt.NDArray[np.int64]
+    caplens: npt.NDArray[np.int64]
+    origlens: npt.NDArray[np.int64]
+    ts_ns: npt.NDArray[np.int64]
+    linktypes: npt.NDArray[np.int64]
     first_number: int  # 1-based number of the first record in its capture
 
     def __len__(self) -> int:
         return len(self.offsets)
+
+    @classmethod
+    def of(
+        cls,
+        source: str,
+        buf: bytes | bytearray,
+        offsets: list[int],
+        caplens: list[int],
+        origlens: list[int],
+        ts_ns: list[int],
+        linktypes: list[int],
+        first_number: int,
+    ) -> RecordBatch:
+        """Build a batch from Python lists."""
+
+        def arr(values: list[int]) -> npt.NDArray[np.int64]:
+            return np.asarray(values, dtype=np.int64)
+
+        return cls(
+            source,
+            buf,
+            arr(offsets),
+            arr(caplens),
+            arr(origlens),
+            arr(ts_ns),
+            arr(linktypes),
+            first_number,
+        )
 
 
 @dataclass(frozen=True, slots=True)

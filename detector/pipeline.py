@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from detector.bindings import manual
@@ -12,7 +12,8 @@ from detector.config import Config
 from detector.decoders import Decoder
 from detector.detectors.engine import Engine
 from detector.errors import CaptureError
-from detector.model import Alert, DecodeStats, Frame
+from detector.fastpath import BatchPath
+from detector.model import DecodeStats
 from detector.sinks import Sink
 from detector.sources import CaptureFile, CaptureInfo
 
@@ -40,6 +41,7 @@ class Pipeline:
         if config.bindings_file:
             manual.apply(self.table, manual.load(config.bindings_file))
         self.engine = Engine(self.table, config.trust, config.engine)
+        self.batches = BatchPath(self.decoder, self.engine)
 
     def replay(self, paths: Sequence[str], progress: Progress | None = None) -> RunReport:
         """Replay captures in order; an unreadable one is reported and the others still run."""
@@ -50,17 +52,10 @@ class Pipeline:
             report.captures.append(capture.info)
             try:
                 for batch in capture.batches():
-                    self.sink.emit(self._alerts(batch.source, self.decoder.frames(batch)))
+                    self.sink.emit(self.batches.process(batch))
                     if progress is not None:
                         progress(capture.info, self.stats.packets)
             except CaptureError as exc:
                 report.failures.append(str(exc))
         report.seconds = time.perf_counter() - started
         return report
-
-    def _alerts(self, source: str, frames: Iterable[Frame]) -> list[Alert]:
-        process = self.engine.process
-        out: list[Alert] = []
-        for frame in frames:
-            out.extend(process(frame, source))
-        return out

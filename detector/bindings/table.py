@@ -83,6 +83,8 @@ class BindingTable:
         self.ports: dict[PortKey, PortState] = {}
         self.owners: dict[tuple[str, str], PortKey] = {}
         self.stats: Counter[str] = Counter()  # realized:<method>, discovered:<method>, …
+        self.version = 0  # bumped by every change a settled frame could depend on
+        self.changes: list[tuple[PortKey, bool]] | None = None  # (port, moved) log, when tracked
 
     def get(self, port: PortKey) -> PortState | None:
         return self.ports.get(port)
@@ -141,6 +143,7 @@ class BindingTable:
         state.discovered.pop(address, None)
         self.owners[(port.segment, address)] = port
         self.stats[f"realized:{method}"] += 1
+        self._changed(port)
         return LearnResult(port, address, method, Outcome.REALIZED)
 
     def add_network(self, port: PortKey, network: Network) -> None:
@@ -149,12 +152,32 @@ class BindingTable:
         if state is None:
             return
         self.stats[f"realized:{Method.MANUAL}"] += 1
+        self._changed(port)
         if network.num_addresses == 1:
             address = str(network.network_address)
             state.realized[address] = Binding(address, Method.MANUAL, None)
             self.owners[(port.segment, address)] = port
         else:
             state.networks.append((network, Binding(str(network), Method.MANUAL, None)))
+
+    def move(self, port: PortKey, state: PortState, endpoint: str) -> None:
+        """Record the tunnel endpoint a port now speaks from."""
+        if state.endpoint != endpoint:
+            self._changed(port, moved=state.endpoint is not None)
+            state.endpoint = endpoint
+
+    def track_changes(self) -> None:
+        """Start logging which ports change (drained by the batch path)."""
+        self.changes = []
+
+    def drain_changes(self) -> list[tuple[PortKey, bool]]:
+        out, self.changes = self.changes or [], [] if self.changes is not None else None
+        return out
+
+    def _changed(self, port: PortKey, moved: bool = False) -> None:
+        self.version += 1
+        if self.changes is not None:
+            self.changes.append((port, moved))
 
     def _discover(self, state: PortState, binding: Binding) -> None:
         self.stats[f"discovered:{binding.method}"] += 1
@@ -180,4 +203,5 @@ class BindingTable:
         if self.owners.get((port.segment, address)) == port:
             del self.owners[(port.segment, address)]
         self.stats["expired"] += 1
+        self._changed(port, moved=True)  # a binding was lost: what it settled is unsettled
         return True

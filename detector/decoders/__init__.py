@@ -23,6 +23,7 @@ from detector.model import (
     LINKTYPE_NULL,
     LINKTYPE_RAW,
     LINKTYPE_RAW_BSD,
+    Buffer,
     DecodeStats,
     Frame,
     RecordBatch,
@@ -69,32 +70,36 @@ class Decoder:
 
     def frames(self, batch: RecordBatch) -> Iterator[Frame]:
         """Yield one Frame per decodable record of the batch, in order."""
-        stats = self.stats
-        buf = batch.buf
-        for i, off in enumerate(batch.offsets):
-            stats.packets += 1
-            stats.bytes += batch.origlens[i]
-            end = off + batch.caplens[i]
-            number = batch.first_number + i
-            try:
-                frame = self.record(buf, off, end, batch.linktypes[i], number, batch.ts_ns[i])
-            except DecodeError as exc:
-                stats.errors[(exc.layer, exc.reason)] += 1
-                if self._debug:
-                    log.debug(
-                        "%s packet %d: %s; first bytes %s",
-                        batch.source,
-                        number,
-                        exc,
-                        buf[off : min(end, off + 64)].hex(),
-                    )
-                continue
+        for i in range(len(batch)):
+            frame = self.decode_one(batch, i)
             if frame is not None:
-                stats.frames[frame.encap or "none"] += 1
                 yield frame
 
+    def decode_one(self, batch: RecordBatch, i: int, count_packet: bool = True) -> Frame | None:
+        """Decode record i of a batch, counting it (and any error) in the stats."""
+        stats = self.stats
+        if count_packet:
+            stats.packets += 1
+            stats.bytes += int(batch.origlens[i])
+        off = int(batch.offsets[i])
+        end = off + int(batch.caplens[i])
+        number = batch.first_number + i
+        try:
+            frame = self.record(
+                batch.buf, off, end, int(batch.linktypes[i]), number, int(batch.ts_ns[i])
+            )
+        except DecodeError as exc:
+            stats.errors[(exc.layer, exc.reason)] += 1
+            if self._debug:
+                first = batch.buf[off : min(end, off + 64)].hex()
+                log.debug("%s packet %d: %s; first bytes %s", batch.source, number, exc, first)
+            return None
+        if frame is not None:
+            stats.frames[frame.encap or "none"] += 1
+        return frame
+
     def record(
-        self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int
+        self, buf: Buffer, off: int, end: int, linktype: int, number: int, ts: int
     ) -> Frame | None:
         """Decode one captured record at buf[off:end]."""
         if linktype == LINKTYPE_ETHERNET:
@@ -121,7 +126,7 @@ class Decoder:
         return None
 
     def _sll(
-        self, buf: bytes, off: int, end: int, linktype: int, number: int, ts: int
+        self, buf: Buffer, off: int, end: int, linktype: int, number: int, ts: int
     ) -> Frame | None:
         # Linux cooked headers: https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html (and SLL2)
         if linktype == LINKTYPE_LINUX_SLL:
@@ -139,7 +144,7 @@ class Decoder:
 
     def _l2(
         self,
-        buf: bytes,
+        buf: Buffer,
         off: int,
         end: int,
         tunnel: Tunnel | None,
@@ -152,7 +157,7 @@ class Decoder:
 
     def _l3(
         self,
-        buf: bytes,
+        buf: Buffer,
         off: int,
         end: int,
         l2: tuple[str | None, str | None, tuple[int, ...]],
@@ -204,7 +209,7 @@ class Decoder:
 
     def _l4(
         self,
-        buf: bytes,
+        buf: Buffer,
         h: ip.IPHeader,
         ethertype: int,
         details: dict[str, object],
@@ -253,7 +258,7 @@ class Decoder:
 
     def _udp_tunnel(
         self,
-        buf: bytes,
+        buf: Buffer,
         pos: int,
         stop: int,
         dport: int,
@@ -278,7 +283,7 @@ class Decoder:
 
     def _payload(
         self,
-        buf: bytes,
+        buf: Buffer,
         off: int,
         end: int,
         ethertype: int | None,

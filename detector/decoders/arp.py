@@ -5,10 +5,10 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv4_text
 from detector.errors import DecodeError
-from detector.model import Arp
+from detector.model import Arp, Buffer
 
 
-def parse(buf: bytes, off: int, end: int) -> Arp | None:
+def parse(buf: Buffer, off: int, end: int) -> Arp | None:
     """Decode an Ethernet/IPv4 ARP message; None for other hardware or protocol types."""
     if end - off < 8:
         raise DecodeError("arp", "truncated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv4_text
 from detector.errors import DecodeError
-from detector.model import Dhcp
+from detector.model import Buffer, Dhcp
 
 SERVER_PORT, CLIENT_PORT = 67, 68
 COOKIE = b"\x63\x82\x53\x63"
@@ -13,7 +13,7 @@ DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = range(1, 9)
 OPT_PAD, OPT_REQUESTED, OPT_TYPE, OPT_SERVER, OPT_END = 0, 50, 53, 54, 255
 
 
-def parse(buf: bytes, off: int, end: int) -> Dhcp:
+def parse(buf: Buffer, off: int, end: int) -> Dhcp:
     """Decode a BOOTP/DHCP message at the start of the UDP payload."""
     if end - off < 240:
         raise DecodeError("dhcp", "truncated")

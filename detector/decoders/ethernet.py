@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 ETH_HEADER = 14
 VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
 MAX_TAGS = 2
 
 
-def mac_text(buf: bytes, off: int) -> str:
+def mac_text(buf: Buffer, off: int) -> str:
     """Format six bytes as a lower-case, colon-separated MAC address."""
     return buf[off : off + 6].hex(":")
 
 
-def parse(buf: bytes, off: int, end: int) -> tuple[str, str, tuple[int, ...], int, int]:
+def parse(buf: Buffer, off: int, end: int) -> tuple[str, str, tuple[int, ...], int, int]:
     """Return (dst MAC, src MAC, VLAN ids outermost first, ethertype, payload offset)."""
     if end - off < ETH_HEADER:
         raise DecodeError("ethernet", "truncated")
@@ -26,7 +27,7 @@ def parse(buf: bytes, off: int, end: int) -> tuple[str, str, tuple[int, ...], in
     return dst, src, vlans, ethertype, pos
 
 
-def parse_tags(buf: bytes, pos: int, end: int, ethertype: int) -> tuple[tuple[int, ...], int, int]:
+def parse_tags(buf: Buffer, pos: int, end: int, ethertype: int) -> tuple[tuple[int, ...], int, int]:
     """Walk 802.1Q/802.1ad tags starting at pos; return (VLAN ids, inner ethertype, offset)."""
     vlans: tuple[int, ...] = ()
     while ethertype in VLAN_TPIDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 ETH_BRIDGING = 0x6558  # Transparent Ethernet Bridging: the payload is an Ethernet frame
 
@@ -18,7 +19,7 @@ class Geneve(NamedTuple):
     options: tuple[tuple[int, int, bytes], ...]  # (class, type, data)
 
 
-def parse(buf: bytes, off: int, end: int) -> Geneve:
+def parse(buf: Buffer, off: int, end: int) -> Geneve:
     """Decode the base header and option TLVs (RFC 8926 §3.5)."""
     if end - off < 8:
         raise DecodeError("geneve", "truncated")

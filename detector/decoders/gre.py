@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 TEB, ERSPAN_II, ERSPAN_III = 0x6558, 0x88BE, 0x22EB
 FLAG_C, FLAG_R, FLAG_K, FLAG_S = 0x8000, 0x4000, 0x2000, 0x1000
@@ -24,7 +25,7 @@ class Mirror(NamedTuple):
     ethertype: int = TEB  # what the payload is: an Ethernet frame, or IP for ERSPAN III FT=2
 
 
-def parse(buf: bytes, off: int, end: int) -> Mirror | None:
+def parse(buf: Buffer, off: int, end: int) -> Mirror | None:
     """Decode GRE; return None for GRE that carries something other than a mirrored frame."""
     if end - off < 4:
         raise DecodeError("gre", "truncated")
@@ -62,7 +63,7 @@ def parse(buf: bytes, off: int, end: int) -> Mirror | None:
     return None
 
 
-def _session_vlan(buf: bytes, pos: int) -> tuple[int, int]:
+def _session_vlan(buf: Buffer, pos: int) -> tuple[int, int]:
     vlan = ((buf[pos] << 8) | buf[pos + 1]) & 0x0FFF
     session = ((buf[pos + 2] << 8) | buf[pos + 3]) & 0x03FF
     return session, vlan

@@ -6,6 +6,7 @@ import socket
 from typing import NamedTuple
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 # RFC 8200 §4: extension headers that may precede UDP, GRE or ICMPv6.
 HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS, NO_NEXT = 0, 43, 44, 60, 59
@@ -20,15 +21,15 @@ class IPHeader(NamedTuple):
     later_fragment: bool  # a non-first fragment: no L4 header here
 
 
-def ipv4_text(buf: bytes, off: int) -> str:
+def ipv4_text(buf: Buffer, off: int) -> str:
     return socket.inet_ntop(socket.AF_INET, buf[off : off + 4])
 
 
-def ipv6_text(buf: bytes, off: int) -> str:
+def ipv6_text(buf: Buffer, off: int) -> str:
     return socket.inet_ntop(socket.AF_INET6, buf[off : off + 16])
 
 
-def parse_ipv4(buf: bytes, off: int, end: int) -> IPHeader:
+def parse_ipv4(buf: Buffer, off: int, end: int) -> IPHeader:
     """Decode an IPv4 header (options allowed); the total length bounds the payload."""
     if end - off < 20:
         raise DecodeError("ipv4", "truncated")
@@ -57,7 +58,7 @@ def parse_ipv4(buf: bytes, off: int, end: int) -> IPHeader:
     )
 
 
-def parse_ipv6(buf: bytes, off: int, end: int) -> IPHeader:
+def parse_ipv6(buf: Buffer, off: int, end: int) -> IPHeader:
     """Decode an IPv6 header and skip hop-by-hop, routing, fragment and destination options."""
     if end - off < 40:
         raise DecodeError("ipv6", "truncated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv6_text
 from detector.errors import DecodeError
-from detector.model import Nd
+from detector.model import Buffer, Nd
 
 RS, RA, NS, NA, REDIRECT = 133, 134, 135, 136, 137
 # Offset of the options after the ICMPv6 header (RFC 4861 §4.1-4.5).
@@ -13,7 +13,7 @@ OPTIONS_AT = {RS: 8, RA: 16, NS: 24, NA: 24, REDIRECT: 40}
 OPT_SOURCE_LL, OPT_TARGET_LL = 1, 2
 
 
-def parse(buf: bytes, off: int, end: int) -> Nd | None:
+def parse(buf: Buffer, off: int, end: int) -> Nd | None:
     """Decode an ND message at the ICMPv6 header; None for other ICMPv6 types."""
     if end - off < 4:
         raise DecodeError("icmpv6", "truncated")

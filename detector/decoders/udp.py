@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 
-def parse(buf: bytes, off: int, end: int) -> tuple[int, int, int, int]:
+def parse(buf: Buffer, off: int, end: int) -> tuple[int, int, int, int]:
     """Return (source port, destination port, payload offset, payload end)."""
     if end - off < 8:
         raise DecodeError("udp", "truncated")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from detector.errors import DecodeError
+from detector.model import Buffer
 
 
-def parse(buf: bytes, off: int, end: int) -> tuple[int, int]:
+def parse(buf: Buffer, off: int, end: int) -> tuple[int, int]:
     """Return (VNI, offset of the inner Ethernet frame)."""
     if end - off < 8:
         raise DecodeError("vxlan", "truncated")
@@ -18,7 +19,7 @@ def parse(buf: bytes, off: int, end: int) -> tuple[int, int]:
 GPE_NEXT = {1: 0x0800, 2: 0x86DD, 3: 0x6558}  # IPv4, IPv6, Ethernet; 4 (NSH) is not decoded
 
 
-def parse_gpe(buf: bytes, off: int, end: int) -> tuple[int, int | None, int]:
+def parse_gpe(buf: Buffer, off: int, end: int) -> tuple[int, int | None, int]:
     """Decode VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe §3.1): (VNI, payload EtherType or None, offset).
 
     Like Wireshark, the Next Protocol field decides the payload even when the P bit is clear.

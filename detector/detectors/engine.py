@@ -96,7 +96,7 @@ class Engine:
             and frame.dst_mac
             and not int(frame.dst_mac[:2], 16) & 1
         ):
-            state.endpoint = frame.outer_src
+            self.table.move(port, state, frame.outer_src)
         return [a for f in findings if (a := self._alert(f, obs)) is not None]
 
     def _table_full(self) -> Finding:

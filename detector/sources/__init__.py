@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from detector.errors import CaptureError
 from detector.model import RecordBatch
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 # A record longer than this is a corrupt header, not a packet (jumbo frames are 9 KB).
 MAX_RECORD_BYTES = 1 << 24
 
@@ -122,3 +122,11 @@ class _Prefixed:
             return head + self.stream.read(n - len(head))
         data = self.stream.read(n)
         return data if data is not None else b""
+
+    def readinto(self, b: bytearray | memoryview) -> int:
+        if self.prefix:
+            n = min(len(b), len(self.prefix))
+            b[:n] = self.prefix[:n]
+            self.prefix = self.prefix[n:]
+            return n
+        return int(cast(Any, self.stream).readinto(b))

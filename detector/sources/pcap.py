@@ -10,12 +10,16 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from detector.errors import CaptureError
 from detector.model import RecordBatch
 
 if TYPE_CHECKING:
     from detector.sources import CaptureFile
 
+Arr = npt.NDArray[np.int64]
 MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little-endian, microseconds
     b"\xa1\xb2\xc3\xd4": (">", 1000),
@@ -27,6 +31,59 @@ MAGICS = {
 class Readable(Protocol):
     def read(self, n: int = -1) -> bytes: ...
 
+    def readinto(self, b: bytearray | memoryview) -> int: ...
+
+
+FAST_WALK_BYTES = 16 << 20  # above this size (or unknown size) the compiled walk pays off
+
+
+def _py_walk(
+    b: bytearray,
+    end: int,
+    big: bool,
+    ns_unit: int,
+    max_rec: int,
+    offs: Arr,
+    caps: Arr,
+    origs: Arr,
+    ts: Arr,
+) -> tuple[int, int, bool]:
+    """The record walk in Python (same contract as detector.sources.walk): small captures."""
+    rec = struct.Struct(">IIII" if big else "<IIII")
+    pos = n = 0
+    while pos + 16 <= end:
+        sec, frac, incl, orig = rec.unpack_from(b, pos)
+        if incl > max_rec:
+            return n, pos, True
+        if pos + 16 + incl > end:
+            break
+        offs[n], caps[n], origs[n], ts[n] = (
+            pos + 16,
+            incl,
+            orig,
+            sec * 1_000_000_000 + frac * ns_unit,
+        )
+        n += 1
+        pos += 16 + incl
+    return n, pos, False
+
+
+class _Buffers:
+    """Two chunk buffers with their columns, used in turn: a batch stays valid while the next
+    one is read, and no fresh memory is faulted in per chunk."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        rows = size // 16 + 1
+        self.sets = [
+            (bytearray(size), *(np.empty(rows, dtype=np.int64) for _ in range(4))) for _ in range(2)
+        ]
+        self.turn = 0
+
+    def next(self) -> tuple[bytearray, Arr, Arr, Arr, Arr]:
+        self.turn ^= 1
+        return self.sets[self.turn]  # type: ignore[return-value]
+
 
 def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> Iterator[RecordBatch]:
     """Yield batches of records from a classic pcap stream."""
@@ -37,51 +94,60 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
     if len(header) < 24:
         raise CaptureError(f"{info.name}: pcap file header cut short ({len(header)} of 24 bytes)")
     endian, ns_per_unit = MAGICS[header[:4]]
+    big = endian == ">"
     linktype = struct.unpack_from(endian + "I", header, 20)[0] & 0xFFFF  # upper bits: FCS info
-    rec = struct.Struct(endian + "IIII")
+    if info.size is None or info.size > FAST_WALK_BYTES:
+        from detector.sources.walk import walker
+
+        walk = walker()
+    else:
+        walk = _py_walk
+    buffers = _Buffers(capture.chunk_bytes)
     number = 1
     pending = b""
-    while True:
-        chunk = stream.read(capture.chunk_bytes)
-        if not chunk:
-            break
-        buf = pending + chunk if pending else chunk
-        offsets: list[int] = []
-        caplens: list[int] = []
-        origlens: list[int] = []
-        stamps: list[int] = []
-        pos, end = 0, len(buf)
-        while pos + 16 <= end:
-            sec, frac, incl, orig = rec.unpack_from(buf, pos)
-            if incl > MAX_RECORD_BYTES:
-                raise CaptureError(
-                    f"{info.name}: corrupt record header after packet {number + len(offsets) - 1}"
-                    f" (claims {incl} bytes)"
-                )
-            if pos + 16 + incl > end:
+    eof = False
+    while not eof:
+        buf, offs, caps, origs, ts = buffers.next()
+        buf[: len(pending)] = pending
+        have = len(pending)
+        view = memoryview(buf)
+        while have < len(buf):
+            got = stream.readinto(view[have:])
+            if not got:
+                eof = True
                 break
-            offsets.append(pos + 16)
-            caplens.append(incl)
-            origlens.append(orig)
-            stamps.append(sec * 1_000_000_000 + frac * ns_per_unit)
-            pos += 16 + incl
-        pending = buf[pos:]
-        info.position = where()
-        if offsets:
-            info.records += len(offsets)
-            yield RecordBatch(
-                info.name,
-                buf,
-                offsets,
-                caplens,
-                origlens,
-                stamps,
-                [linktype] * len(offsets),
-                number,
+            have += got
+        view.release()
+        data = np.frombuffer(buf, dtype=np.uint8)
+        n, pos, corrupt = walk(
+            data if walk is not _py_walk else buf,
+            have,
+            big,
+            ns_per_unit,
+            MAX_RECORD_BYTES,
+            offs,
+            caps,
+            origs,
+            ts,
+        )
+        if corrupt:
+            raise CaptureError(
+                f"{info.name}: corrupt record header after packet {number + n - 1}"
+                f" (claims more than {MAX_RECORD_BYTES} bytes)"
             )
-            number += len(offsets)
+        pending = bytes(buf[pos:have])
+        info.position = where()
+        if n:
+            info.records += n
+            links = np.full(n, linktype, dtype=np.int64)
+            yield RecordBatch(info.name, buf, offs[:n], caps[:n], origs[:n], ts[:n], links, number)
+            number += n
+        elif not eof and len(pending) == buffers.size:
+            buffers = _Buffers(buffers.size * 2)  # one record larger than the buffer
     if pending:
-        yield from _truncated_tail(pending, rec, ns_per_unit, linktype, number, capture)
+        yield from _truncated_tail(
+            pending, struct.Struct(endian + "IIII"), ns_per_unit, linktype, number, capture
+        )
 
 
 def _truncated_tail(
@@ -100,7 +166,7 @@ def _truncated_tail(
     have = len(tail) - 16
     info.truncated = f"packet {number} cut short ({have} of {incl} bytes); decoded what is there"
     info.records += 1
-    yield RecordBatch(
+    yield RecordBatch.of(
         info.name,
         tail,
         [16],

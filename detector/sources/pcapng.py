@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from detector.errors import CaptureError
 from detector.model import RecordBatch
-from detector.sources.pcap import Readable
 
 if TYPE_CHECKING:
     from detector.sources import CaptureFile
+    from detector.sources.pcap import Readable
 
 SHB, IDB, OPB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 BOM_LE = b"\x4d\x3c\x2b\x1a"
@@ -82,7 +82,7 @@ class _Batch:
         self.linktypes.append(linktype)
 
     def build(self, name: str, buf: bytes, number: int) -> RecordBatch:
-        return RecordBatch(
+        return RecordBatch.of(
             name,
             buf,
             self.offsets,

@@ -1,0 +1,232 @@
+"""`make bench`: packets/s of spoofwatch and of the baselines, measured in one run, as ratios.
+
+Each method runs in its own process on the same page-cached capture; the time is measured
+inside the process from opening the file to the result (interpreter start-up and imports are
+left out, as in the baseline study), the wall time of the whole process is shown beside it, and
+peak RSS comes from the kernel (wait4). Slow tools run on a slice and are marked extrapolated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PY = sys.executable
+
+METHODS = {
+    "spoofwatch replay (end to end)": "replay",
+    "spoofwatch batch decode only": "columns",
+    "struct loop (reference)": "struct",
+    "dpkt": "dpkt",
+    "scapy (full dissection)": "scapy",
+    "tshark -T fields": "tshark",
+}
+
+
+def child(method: str, path: str) -> None:
+    """Run one method and print {"packets": n, "seconds": s} on stdout."""
+    import detector.decoders.columns_jit
+    import detector.sources.walk  # noqa: F401
+
+    t0 = time.perf_counter()
+    n = globals()[f"run_{method}"](path)
+    print(json.dumps({"packets": n, "seconds": time.perf_counter() - t0}))
+
+
+def warm() -> None:
+    """Call every compiled kernel once on a bundled sample, so that loading numba's cache is
+    start-up (like imports), not throughput; the wall column still counts it."""
+    from detector import fastpath
+    from detector.sources import pcap
+
+    saved = fastpath.MIN_BATCH, pcap.FAST_WALK_BYTES
+    fastpath.MIN_BATCH, pcap.FAST_WALK_BYTES = 1, 0
+    run_replay(str(ROOT / "pcaps" / "geneve-ip-change.pcap"))
+    fastpath.MIN_BATCH, pcap.FAST_WALK_BYTES = saved
+
+
+def run_replay(path: str) -> int:
+    from detector.config import Config
+    from detector.pipeline import Pipeline
+    from detector.sinks.jsonl import JsonlSink
+
+    sink = JsonlSink(os.devnull)
+    pipeline = Pipeline(Config(), sink)
+    pipeline.replay([path])
+    sink.close()
+    return pipeline.stats.packets
+
+
+def run_columns(path: str) -> int:
+    from detector.decoders import DecodeConfig
+    from detector.decoders import columns as col
+    from detector.sources import CaptureFile
+
+    cfg = DecodeConfig()
+    masks = (
+        col.port_mask(cfg.geneve_ports),
+        col.port_mask(cfg.vxlan_ports),
+        col.port_mask(cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports),
+    )
+    n = 0
+    for b in CaptureFile(path).batches():
+        col.decode(b.buf, b.offsets, b.caplens, b.linktypes, masks)
+        n += len(b)
+    return n
+
+
+def run_struct(path: str) -> int:
+    """The tight loop of the baseline study ("e2"): one precompiled Struct per record reads the
+    record length and every outer field at fixed offsets (network-order fields compared with
+    byte-swapped constants), a second reads inner MAC, ethertype and IPv4 source."""
+    import struct
+
+    data = open(path, "rb").read()
+    # record header, then outer ethertype, IPv4 ver/IHL, proto, UDP dport, tunnel byte 0, VNI
+    outer = struct.Struct("<8xI4x12xHB8xB12xHH4xB3x3s")
+    inner = struct.Struct("<6x6sH12x4s")
+    geneve_port, ipv4 = 0xC117, 0x0008  # 6081 and 0x0800 read little-endian
+    pos, n, end = 24, 0, len(data)
+    seen = set()
+    add = seen.add
+    unpack, unpack_inner = outer.unpack_from, inner.unpack_from
+    while pos < end:
+        incl, _et, _vihl, _proto, _sport, dport, b0, vni = unpack(data, pos)
+        at = pos + 16 + 50 + ((b0 & 0x3F) * 4 if dport == geneve_port else 0)
+        mac, et, src = unpack_inner(data, at)
+        add((vni, mac, src if et == ipv4 else b""))
+        pos += 16 + incl
+        n += 1
+    return n
+
+
+def run_dpkt(path: str) -> int:
+    import dpkt
+
+    n, seen = 0, set()
+    with open(path, "rb") as f:
+        for _ts, buf in dpkt.pcap.Reader(f):
+            eth = dpkt.ethernet.Ethernet(buf)
+            udp = eth.data.data
+            payload = bytes(udp.data)
+            off = 8 + (payload[0] & 0x3F) * 4 if udp.dport == 6081 else 8
+            vni = int.from_bytes(payload[4:7], "big")
+            inner = dpkt.ethernet.Ethernet(payload[off:])
+            src = inner.data.src if isinstance(inner.data, dpkt.ip.IP) else b""
+            seen.add((vni, inner.src, src))
+            n += 1
+    return n
+
+
+def run_scapy(path: str) -> int:
+    from scapy.all import PcapReader  # full dissection, every layer
+
+    n = 0
+    with PcapReader(path) as reader:
+        for pkt in reader:
+            pkt.lastlayer()
+            n += 1
+    return n
+
+
+def run_tshark(path: str) -> int:
+    proc = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            path,
+            "-T",
+            "fields",
+            "-e",
+            "geneve.vni",
+            "-e",
+            "vxlan.vni",
+            "-e",
+            "eth.src",
+            "-e",
+            "ip.src",
+            "-E",
+            "occurrence=a",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return proc.stdout.count(b"\n")
+
+
+def measure(method: str, path: str) -> dict[str, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [PY, __file__, "--child", method, path], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"bench: {method} failed (status {status})")
+    result = json.loads(out.splitlines()[-1])
+    result["wall"] = time.perf_counter() - started
+    result["rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    big, small = OUT / "bench-1m.pcap", OUT / "bench-50k.pcap"
+    if not big.exists():
+        print("bench: writing the 1M-packet benchmark capture (seeded, ~650 MB) ...", flush=True)
+        subprocess.run([PY, ROOT / "bench" / "gen.py", big, "1000000"], check=True)
+    if not small.exists():
+        subprocess.run([PY, ROOT / "bench" / "gen.py", small, "50000"], check=True)
+    subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL, check=True)  # page cache
+    measure("replay", str(small))  # compile numba's kernels into its on-disk cache
+    rows = []
+    for label, method in METHODS.items():
+        path = small if method in ("scapy", "tshark") else big
+        r = measure(method, str(path))
+        rate = r["packets"] / r["seconds"]
+        rows.append((label + (" (50k slice, extrapolated)" if path == small else ""), r, rate))
+        print(f"  measured {label}: {rate:,.0f} packets/s", file=sys.stderr, flush=True)
+    ref = next(rate for label, _, rate in rows if label.startswith("struct loop"))
+    print(
+        f"\n{'method':<52} {'packets/s':>12} {'× struct':>9} {'time s':>8} {'wall s':>8}"
+        f" {'peak RSS MB':>12}"
+    )
+    for label, r, rate in rows:
+        print(
+            f"{label:<52} {rate:>12,.0f} {rate / ref:>9.2f} {r['seconds']:>8.2f}"
+            f" {r['wall']:>8.2f} {r['rss_mb']:>12.0f}"
+        )
+    table_memory()
+
+
+def table_memory(ports: int = 1_000_000) -> None:
+    """Bytes per binding of a table holding `ports` ports with one ARP binding each."""
+    code = (
+        "import gc, resource, sys\n"
+        "from detector.bindings.table import BindingTable, BindingPolicy\n"
+        "from detector.model import Evidence, Method, PortKey\n"
+        "t = BindingTable(BindingPolicy(max_ports=10**7))\n"
+        "gc.collect(); before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"for i in range({ports}):\n"
+        "    mac = '02:00:%02x:%02x:%02x:%02x' % (i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)\n"
+        "    t.learn(PortKey('geneve:%d' % (i % 50), mac), '10.%d.%d.%d' % (i >> 16 & 255, i >> 8 & 255, i & 255), Method.ARP, Evidence('f', i, i))\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"print((after - before) * 1024 / {ports})\n"
+    )
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    print(
+        f"\nbinding table: {ports:,} ports, one binding each: "
+        f"{float(out.stdout):,.0f} bytes per binding (peak RSS growth)"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()

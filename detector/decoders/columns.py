@@ -1,0 +1,85 @@
+"""The batch decoder: one numba pass turns a buffer of records into columns for the common case.
+
+The common case is Ethernet / IPv4|IPv6 / UDP / Geneve (RFC 8926) | VXLAN (RFC 7348) / Ethernet
+(≤ 2 tags) / IPv4 | IPv6 | ARP (RFC 826) or any other payload that teaches nothing. Everything the
+exact decoder (`detector.decoders.Decoder`) would treat specially is marked EXACT and left to it:
+errors, fragments, OAM, nested tunnels, DHCP, ICMPv6 (neighbour discovery), other link types.
+The checks here mirror the exact decoder's; tests/unit/decoders/test_columns.py holds them equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.model import Buffer
+
+EXACT, IPV4, IPV6, ARP_LEARN, NO_CHECK = 0, 1, 2, 3, 4
+ENCAP_GENEVE, ENCAP_VXLAN = 1, 2
+V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # ip_hi / outer_hi of an IPv4 address
+
+
+class Columns(NamedTuple):
+    """Per-record columns: the rows of one (9, n) uint64 key matrix (encap, VNI, MAC, code, IP
+    high, IP low, outer high, outer low, unicast); `code` EXACT means the exact decoder must
+    handle the record. `hashes` mixes each record's key into 64 bits."""
+
+    keys: npt.NDArray[np.uint64]
+    hashes: npt.NDArray[np.uint64]
+
+    @property
+    def encap(self) -> npt.NDArray[np.uint64]:
+        return np.asarray(self.keys[0])
+
+    @property
+    def code(self) -> npt.NDArray[np.uint64]:
+        return np.asarray(self.keys[3])
+
+
+_KERNEL: Any = None
+
+
+def port_mask(ports: frozenset[int]) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(65536, dtype=np.bool_)
+    mask[list(ports)] = True
+    return mask
+
+
+def decode(
+    buf: Buffer,
+    offsets: npt.NDArray[np.int64],
+    caplens: npt.NDArray[np.int64],
+    linktypes: npt.NDArray[np.int64],
+    masks: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+) -> Columns:
+    """Decode a batch into columns (compiling the kernel on first use)."""
+    global _KERNEL
+    if _KERNEL is None:
+        from detector.decoders import columns_jit
+
+        _KERNEL = columns_jit
+    n = len(offsets)
+    keys = np.zeros((9, n), dtype=np.uint64)
+    hashes = np.empty(n, dtype=np.uint64)
+    data = np.frombuffer(buf, dtype=np.uint8)
+    encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = keys
+    _KERNEL.kernel(
+        data,
+        offsets,
+        caplens,
+        linktypes,
+        *masks,
+        code,
+        encap,
+        vni,
+        mac,
+        ip_hi,
+        ip_lo,
+        outer_hi,
+        outer_lo,
+        unicast,
+    )
+    _KERNEL.mix(keys, hashes)
+    return Columns(keys, hashes)

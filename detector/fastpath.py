@@ -1,0 +1,260 @@
+"""The batch path: columns for the common frames, the exact path for the rest, same results.
+
+A frame decoded into columns is *settled* when the binding table already says it can neither
+raise an alert nor change state: its port exists, its source (or the ARP sender it would
+teach) is already bound (or the port is a gateway), and for a unicast frame the port is already
+behind the same tunnel endpoint. Settled frames are only counted. Every other frame goes, in
+capture order, through the exact decoder and engine; when one of them changes the table, the
+columns after it are checked again against the new state. Trust-on-every-use tables age
+bindings by capture time, so they always take the exact path.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.decoders import Decoder
+from detector.decoders import columns as col
+from detector.detectors.engine import Engine
+from detector.model import Alert, PortKey, RecordBatch
+
+if TYPE_CHECKING:
+    from detector.decoders.columns import Columns
+
+ENCAP_NAMES = {col.ENCAP_GENEVE: "geneve", col.ENCAP_VXLAN: "vxlan"}
+MIN_BATCH = 256  # smaller batches are not worth the column pass
+
+
+def _mac_text(value: int) -> str:
+    return value.to_bytes(6, "big").hex(":")
+
+
+def _ip_text(hi: int, lo: int) -> str:
+    if hi == 0xFFFF_FFFF_FFFF_FFFF:
+        return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
+
+
+class _Settled:
+    """Keys known to be settled, in an open-addressing hash table probed by a numba kernel.
+
+    Every probe compares the full key, so a hash collision can never settle a frame under
+    another frame's key. Under trust on first use a settled key stays settled until its port
+    moves to another tunnel endpoint; then the table is rebuilt without that port.
+    """
+
+    LIMIT = 1 << 20  # keys; past it the cache starts over (memory stays bounded)
+
+    def __init__(self, capacity: int = 1 << 14) -> None:
+        self.used = np.zeros(capacity, dtype=np.bool_)
+        self.hashes = np.zeros(capacity, dtype=np.uint64)
+        self.keys = np.zeros((capacity, 9), dtype=np.uint64)
+        self.count = 0
+
+    def lookup(
+        self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], want: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        out = np.zeros(len(h), dtype=np.bool_)
+        if self.count:
+            jit().probe(self.hashes, self.keys, self.used, h, keys, want, out)
+        return out
+
+    def add(self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> None:
+        if self.count + len(h) > self.LIMIT:
+            self.__init__()  # type: ignore[misc]
+        while 2 * (self.count + len(h)) > len(self.used):
+            self._rebuild(len(self.used) * 2)
+        self.count += int(jit().insert(self.hashes, self.keys, self.used, h, keys))
+
+    def forget(self, ports: npt.NDArray[np.uint64]) -> None:
+        """Drop the keys of ports that moved (port id = encap, VNI and MAC mixed)."""
+        if self.count:
+            self._rebuild(len(self.used), drop=ports)
+
+    def _rebuild(self, capacity: int, drop: npt.NDArray[np.uint64] | None = None) -> None:
+        rows = np.flatnonzero(self.used)
+        h, keys = self.hashes[rows], self.keys[rows].T.copy()
+        if drop is not None:
+            keep = ~np.isin(_port_ids(tuple(keys[:3])), drop)
+            h, keys = h[keep], keys[:, keep].copy()
+        self.__init__(capacity)  # type: ignore[misc]
+        if len(h):
+            self.count = int(jit().insert(self.hashes, self.keys, self.used, h, keys))
+
+
+def jit() -> Any:
+    from detector.decoders import columns_jit
+
+    return columns_jit
+
+
+def _port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
+    encap, vni, mac = fields[0], fields[1], fields[2]
+    ids = (mac.astype(np.uint64) << np.uint64(16)) ^ (vni.astype(np.uint64) * np.uint64(4) + encap)
+    return np.asarray(ids, dtype=np.uint64)
+
+
+class _PortIndex:
+    """The frames of a batch grouped by port, to find one port's frames quickly."""
+
+    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+        self.ports = _port_ids(tuple(keys[:3]))
+        self.order = np.argsort(self.ports, kind="stable")
+        self.sorted = self.ports[self.order]
+
+    def frames(self, port_id: np.uint64) -> npt.NDArray[np.intp]:
+        lo = int(np.searchsorted(self.sorted, port_id, side="left"))
+        hi = int(np.searchsorted(self.sorted, port_id, side="right"))
+        return self.order[lo:hi]
+
+
+class BatchPath:
+    """Process record batches through columns where the table allows, exactly otherwise."""
+
+    def __init__(self, decoder: Decoder, engine: Engine) -> None:
+        self.decoder = decoder
+        self.engine = engine
+        cfg = decoder.config
+        tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
+        self.masks = (
+            col.port_mask(cfg.geneve_ports),
+            col.port_mask(cfg.vxlan_ports),
+            col.port_mask(tunnels),
+        )
+        self.settled = _Settled()
+        engine.table.track_changes()
+        self.enabled = (
+            engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
+        )
+
+    def process(self, batch: RecordBatch) -> list[Alert]:
+        """Return the alerts of one batch, in capture order."""
+        self._apply(self.engine.table.drain_changes())
+        if not self.enabled or len(batch) < MIN_BATCH:
+            return self._exact(batch, range(len(batch)))
+        cols = col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, self.masks)
+        self.decoder.stats.packets += len(batch)
+        self.decoder.stats.bytes += int(batch.origlens.sum())
+        keys, hashes = cols.keys, cols.hashes
+        candidate = cols.code != col.EXACT
+        settled = self.settled.lookup(hashes, keys, candidate)
+        miss = np.flatnonzero(candidate & ~settled)
+        settled[miss] = self._check(hashes[miss], keys[:, miss])
+        alerts = self._walk(batch, keys, hashes, candidate, settled)
+        self._count(cols, settled)
+        return alerts
+
+    def _walk(
+        self,
+        batch: RecordBatch,
+        keys: npt.NDArray[np.uint64],
+        hashes: npt.NDArray[np.uint64],
+        candidate: npt.NDArray[np.bool_],
+        settled: npt.NDArray[np.bool_],
+    ) -> list[Alert]:
+        """Run the unsettled frames through the exact path in order. After a frame changes the
+        table, look again at the later unsettled frames of the ports it changed."""
+        table = self.engine.table
+        todo = np.flatnonzero(~settled).tolist()
+        index: _PortIndex | None = None
+        alerts: list[Alert] = []
+        k = 0
+        while k < len(todo):
+            i = todo[k]
+            k += 1
+            if settled[i]:
+                continue  # settled by a look after an earlier change
+            version = table.version
+            alerts.extend(self._exact(batch, (i,), count=False))
+            if table.version == version:
+                continue
+            changes = table.drain_changes()
+            if index is None:  # the first change in this batch: index its frames by port
+                index = _PortIndex(keys)
+            if self._apply(changes):  # a move: frames of that port after i are unsettled
+                moved = _ids(p for p, m in changes if m)
+                later = np.flatnonzero(np.isin(index.ports[i + 1 :], moved)) + i + 1
+                settled[later] = False
+                todo = todo[:k] + sorted(set(todo[k:]) | set(later.tolist()))
+            for pid in _ids(p for p, _ in changes):
+                idx = index.frames(pid)
+                idx = idx[(idx > i) & candidate[idx] & ~settled[idx]]
+                if len(idx):
+                    settled[idx] = self._check(hashes[idx], keys[:, idx])
+        return alerts
+
+    def _apply(self, changes: list[tuple[PortKey, bool]]) -> bool:
+        """Forget the cached keys of ports that moved; say whether any did."""
+        moved = _ids(p for p, m in changes if m)
+        if len(moved):
+            self.settled.forget(moved)
+        return bool(len(moved))
+
+    def _count(self, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
+        n = int(settled.sum())
+        if not n:
+            return
+        self.engine.stats.frames["inspected"] += n
+        per_encap = np.bincount(cols.encap[settled].astype(np.intp), minlength=3)
+        for code, name in ENCAP_NAMES.items():
+            if per_encap[code]:
+                self.decoder.stats.frames[name] += int(per_encap[code])
+
+    def _exact(self, batch: RecordBatch, indices: Iterable[int], count: bool = True) -> list[Alert]:
+        out: list[Alert] = []
+        for i in indices:
+            frame = self.decoder.decode_one(batch, i, count_packet=count)
+            if frame is not None:
+                out.extend(self.engine.process(frame, batch.source))
+        return out
+
+    def _check(
+        self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of these frames the table settles as it is now (cache first, then the table)."""
+        ok = self.settled.lookup(h, keys, np.ones(len(h), dtype=np.bool_))
+        miss = np.flatnonzero(~ok)
+        if not len(miss):
+            return ok
+        _, first, inverse = np.unique(h[miss], return_index=True, return_inverse=True)
+        reps = miss[first]
+        verdict = np.array([self._settles(k) for k in keys[:, reps].T.tolist()], dtype=np.bool_)
+        same = (keys[:, miss] == keys[:, reps][:, inverse]).all(axis=0)  # no collision settles
+        ok[miss] = verdict[inverse] & same
+        if verdict.any():
+            self.settled.add(h[reps][verdict], np.ascontiguousarray(keys[:, reps][:, verdict]))
+        return ok
+
+    def _settles(self, key: list[int]) -> bool:
+        encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = key
+        port = PortKey(f"{ENCAP_NAMES[encap]}:{vni}", _mac_text(mac))
+        state = self.engine.table.get(port)
+        if state is None:
+            return False  # the exact path creates the port (and may find the table full)
+        if unicast and state.endpoint != _ip_text(outer_hi, outer_lo):
+            return False  # first sighting, or a move
+        if code == col.NO_CHECK:
+            return True
+        if code != col.ARP_LEARN and self.engine.ctx.trust.is_gateway(port.mac):
+            return True
+        return self.engine.table.is_bound(port, _ip_text(ip_hi, ip_lo), 0)
+
+
+def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:
+    found = (_port_id(p) for p in ports)
+    return np.array(sorted({i for i in found if i is not None}), dtype=np.uint64)
+
+
+def _port_id(port: PortKey) -> int | None:
+    kind, _, vni = port.segment.partition(":")
+    code = {"geneve": col.ENCAP_GENEVE, "vxlan": col.ENCAP_VXLAN}.get(kind)
+    if code is None or not vni.isdigit():
+        return None
+    mac = int(port.mac.replace(":", ""), 16)
+    return ((mac << 16) ^ (int(vni) * 4 + code)) & 0xFFFF_FFFF_FFFF_FFFF
