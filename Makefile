@@ -27,8 +27,8 @@ demo: $(BIN)/spoofwatch
 	@$(BIN)/spoofwatch replay pcaps/geneve-ip-change.pcap --format text
 
 lint: $(BIN)/spoofwatch
-	$(BIN)/ruff check detector tests pcaps
-	$(BIN)/ruff format --check detector tests pcaps
+	$(BIN)/ruff check detector tests pcaps bench
+	$(BIN)/ruff format --check detector tests pcaps bench
 	$(BIN)/mypy --strict detector
 
 test: $(BIN)/spoofwatch .tshark lint

@@ -87,7 +87,8 @@ def run_struct(path: str) -> int:
     byte-swapped constants), a second reads inner MAC, ethertype and IPv4 source."""
     import struct
 
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     # record header, then outer ethertype, IPv4 ver/IHL, proto, UDP dport, tunnel byte 0, VNI
     outer = struct.Struct("<8xI4x12xHB8xB12xHH4xB3x3s")
     inner = struct.Struct("<6x6sH12x4s")
@@ -204,29 +205,44 @@ def main() -> None:
     table_memory()
 
 
+def run_table(ports: str) -> int:
+    """Fill a binding table with one ARP binding per port; print bytes per binding."""
+    import gc
+    import resource
+
+    from detector.bindings.table import BindingPolicy, BindingTable
+    from detector.model import Evidence, Method, PortKey
+
+    n = int(ports)
+    table = BindingTable(BindingPolicy(max_ports=10 * n))
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for i in range(n):
+        b = i.to_bytes(4, "big")
+        mac = "02:00:" + b.hex(":")
+        ip = f"10.{b[1]}.{b[2]}.{b[3]}"
+        table.learn(PortKey(f"geneve:{i % 50}", mac), ip, Method.ARP, Evidence("f", i, i))
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    print(json.dumps({"packets": n, "seconds": 1, "bytes_per_binding": grown / n}))
+    return n
+
+
 def table_memory(ports: int = 1_000_000) -> None:
     """Bytes per binding of a table holding `ports` ports with one ARP binding each."""
-    code = (
-        "import gc, resource, sys\n"
-        "from detector.bindings.table import BindingTable, BindingPolicy\n"
-        "from detector.model import Evidence, Method, PortKey\n"
-        "t = BindingTable(BindingPolicy(max_ports=10**7))\n"
-        "gc.collect(); before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"for i in range({ports}):\n"
-        "    mac = '02:00:%02x:%02x:%02x:%02x' % (i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255)\n"
-        "    t.learn(PortKey('geneve:%d' % (i % 50), mac), '10.%d.%d.%d' % (i >> 16 & 255, i >> 8 & 255, i & 255), Method.ARP, Evidence('f', i, i))\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"print((after - before) * 1024 / {ports})\n"
+    out = subprocess.run(
+        [PY, __file__, "--table", str(ports)], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    per = json.loads(out.stdout.splitlines()[-1])["bytes_per_binding"]
     print(
-        f"\nbinding table: {ports:,} ports, one binding each: "
-        f"{float(out.stdout):,.0f} bytes per binding (peak RSS growth)"
+        f"\nbinding table: {ports:,} ports, one binding each: {per:,.0f} bytes per binding"
+        " (peak RSS growth)"
     )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--table":
+        run_table(sys.argv[2])
     else:
         main()

@@ -2,7 +2,8 @@
 
 400 VMs in 20 VNIs (tenants reuse 10.0.0.0/24 in every VNI) on 16 hypervisors; every VM
 announces itself by gratuitous ARP first, then 4% of frames are ARP and the rest IPv4
-TCP/UDP/ICMP; 16 VNIs on Geneve (half the frames carry an 8-byte option), 4 on VXLAN; mean frame ~600 B.
+TCP/UDP/ICMP; 16 VNIs on Geneve (half the frames carry an 8-byte option), 4 on VXLAN;
+mean frame ~600 B.
 Built with struct, not scapy: a million packets take seconds.
 """
 
@@ -48,13 +49,18 @@ def main(path: str, packets: int = 1_000_000) -> None:
     by_vni: dict[int, list[int]] = {}
     for idx, vm in enumerate(vms):
         by_vni.setdefault(vm[0], []).append(idx)
+    with open(path, "wb") as out:
+        write(out, rng, vms, by_vni, vxlan_vnis, packets)
+
+
+def write(out, rng, vms, by_vni, vxlan_vnis, packets):  # type: ignore[no-untyped-def]
+    """Write the header and every record."""
     teps = [(bytes([0x52, 0x54, 0, 0x10, 0, h + 1]), bytes([172, 16, 0, h + 1])) for h in range(16)]
     weights = [1 / (r + 1) ** 0.8 for r in range(len(vms))]
     order = list(range(len(vms)))
     rng.shuffle(order)
     noise = rng.randbytes(1500)
     rec = struct.Struct("<IIII")
-    out = open(path, "wb")
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     t_us = 0
     picks = rng.choices(order, weights=weights, k=packets)
@@ -137,7 +143,6 @@ def main(path: str, packets: int = 1_000_000) -> None:
         t_us += 1 + int(rng.expovariate(0.1))
         out.write(rec.pack(T0 + t_us // 1_000_000, t_us % 1_000_000, len(frame), len(frame)))
         out.write(frame)
-    out.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -226,9 +227,9 @@ def rfc3339(ts_ns: int) -> str:
 
 
 def segment_of(frame: Frame, scope_by_session: bool = False) -> str:
-    """Name the segment a frame travelled in (DESIGN §4)."""
+    """Name the segment a frame travelled in (DESIGN §4); names are interned (one per segment)."""
     if frame.vni is not None and frame.encap in ("geneve", "vxlan"):
-        return f"{frame.encap}:{frame.vni}"
+        return sys.intern(f"{frame.encap}:{frame.vni}")
     if frame.vlans:
         name = "vlan:" + ".".join(map(str, frame.vlans))
     elif frame.mirror_vlan:

@@ -57,21 +57,22 @@ class PortState:
     """Everything known about one port."""
 
     realized: dict[str, Binding] = field(default_factory=dict)
-    refreshed: dict[str, int] = field(default_factory=dict)  # address → capture ns (TOEU)
-    networks: list[tuple[Network, Binding]] = field(default_factory=list)
-    discovered: dict[str, Binding] = field(default_factory=dict)
+    # The rest is rare, so it is created on first use (a million ports must stay small).
+    refreshed: dict[str, int] | None = None  # address → capture ns of its last use (TOEU only)
+    networks: list[tuple[Network, Binding]] | None = None  # manual CIDRs
+    discovered: dict[str, Binding] | None = None  # past the limit, or duplicates
     endpoint: str | None = None  # the tunnel endpoint this MAC was last seen behind
 
     def count(self, method: Method) -> int:
         return sum(1 for b in self.realized.values() if b.method is method)
 
     def bindings(self) -> tuple[Binding, ...]:
-        return (*self.realized.values(), *(b for _, b in self.networks))
+        return (*self.realized.values(), *(b for _, b in self.networks or ()))
 
     def has_family(self, ipv6: bool) -> bool:
         """Does the port have any binding of this address family (IPv4 or IPv6)?"""
         return any((":" in a) == ipv6 for a in self.realized) or any(
-            (n.version == 6) == ipv6 for n, _ in self.networks
+            (n.version == 6) == ipv6 for n, _ in self.networks or ()
         )
 
 
@@ -125,7 +126,7 @@ class BindingTable:
             return LearnResult(port, address, method, Outcome.TABLE_FULL)
         now = evidence.ts_ns
         if address in state.realized and not self._expired(port, address, now):
-            state.refreshed[address] = now
+            self._refresh(state, address, now)
             return LearnResult(port, address, method, Outcome.KNOWN)
         if state.networks and self.is_bound(port, address, now):
             return LearnResult(port, address, method, Outcome.KNOWN)  # inside a manual CIDR
@@ -139,8 +140,9 @@ class BindingTable:
             self._discover(state, binding)
             return LearnResult(port, address, method, Outcome.LIMIT)
         state.realized[address] = binding
-        state.refreshed[address] = now
-        state.discovered.pop(address, None)
+        self._refresh(state, address, now)
+        if state.discovered:
+            state.discovered.pop(address, None)
         self.owners[(port.segment, address)] = port
         self.stats[f"realized:{method}"] += 1
         self._changed(port)
@@ -158,7 +160,10 @@ class BindingTable:
             state.realized[address] = Binding(address, Method.MANUAL, None)
             self.owners[(port.segment, address)] = port
         else:
-            state.networks.append((network, Binding(str(network), Method.MANUAL, None)))
+            state.networks = [
+                *(state.networks or ()),
+                (network, Binding(str(network), Method.MANUAL, None)),
+            ]
 
     def move(self, port: PortKey, state: PortState, endpoint: str) -> None:
         """Record the tunnel endpoint a port now speaks from."""
@@ -181,12 +186,20 @@ class BindingTable:
 
     def _discover(self, state: PortState, binding: Binding) -> None:
         self.stats[f"discovered:{binding.method}"] += 1
+        if state.discovered is None:
+            state.discovered = {}
         if binding.address in state.discovered:
             return
         if len(state.discovered) >= self.policy.max_discovered_per_port:
             self.stats["discovered_dropped"] += 1
             return
         state.discovered[binding.address] = binding
+
+    def _refresh(self, state: PortState, address: str, now_ns: int) -> None:
+        if not self.policy.trust_on_first_use:
+            if state.refreshed is None:
+                state.refreshed = {}
+            state.refreshed[address] = now_ns
 
     def _expired(self, port: PortKey, address: str, now_ns: int) -> bool:
         """In TOEU mode, drop a snooped binding not refreshed within the timeout."""
@@ -196,10 +209,12 @@ class BindingTable:
         binding = state.realized.get(address)
         if binding is None or binding.method not in (Method.ARP, Method.ND):
             return False
-        if now_ns - state.refreshed.get(address, now_ns) <= self.policy.binding_timeout_ns:
+        last = (state.refreshed or {}).get(address, now_ns)
+        if now_ns - last <= self.policy.binding_timeout_ns:
             return False
         del state.realized[address]
-        state.refreshed.pop(address, None)
+        if state.refreshed:
+            state.refreshed.pop(address, None)
         if self.owners.get((port.segment, address)) == port:
             del self.owners[(port.segment, address)]
         self.stats["expired"] += 1

@@ -1,4 +1,4 @@
-"""The numba kernel behind detector.decoders.columns (imported only when a batch needs it)."""
+"""The numba kernels behind detector.decoders.columns (Geneve RFC 8926, VXLAN RFC 7348, ARP 826)."""
 
 from __future__ import annotations
 
