@@ -1,4 +1,4 @@
-"""The numba kernels behind detector.decoders.columns (Geneve RFC 8926, VXLAN RFC 7348, ARP 826)."""
+"""The numba kernels behind detector.decoders.columns (RFC 8926 Geneve, RFC 7348 VXLAN, RFC 826)."""
 
 from __future__ import annotations
 
