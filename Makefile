@@ -15,11 +15,14 @@ $(BIN)/spoofwatch: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# tshark is the decoding oracle of the differential tests (Wireshark's dissectors).
-.tshark:
-	@command -v tshark >/dev/null || { \
+# The real components the tests use: tshark (the decoding oracle), Prometheus and promtool,
+# tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters), openssl (TLS).
+SYSDEPS := tshark prometheus tcpreplay iproute2 iputils-ping libpcap0.8 openssl
+.sysdeps:
+	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
-	  $(APT) update -qq && $(APT) install -y -qq tshark; }
+	  $(APT) update -qq && $(APT) install -y -qq $$missing; fi
 	@touch $@
 
 demo: $(BIN)/spoofwatch
@@ -31,14 +34,14 @@ lint: $(BIN)/spoofwatch
 	$(BIN)/ruff format --check detector tests pcaps bench
 	$(BIN)/mypy --strict detector
 
-test: $(BIN)/spoofwatch .tshark lint
+test: $(BIN)/spoofwatch .sysdeps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(BIN)/spoofwatch .tshark
+bench: $(BIN)/spoofwatch .sysdeps
 	$(BIN)/python bench/bench.py
 
 samples: $(BIN)/spoofwatch
 	$(BIN)/python pcaps/make_pcaps.py
 
 clean:
-	rm -rf $(VENV) .tshark bench/out *.egg-info
+	rm -rf $(VENV) .sysdeps bench/out *.egg-info

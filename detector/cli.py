@@ -25,6 +25,9 @@ examples:
   spoofwatch decode capture.pcapng --format csv
       one line per decapsulated inner frame, for debugging
   spoofwatch check-config pipelines/replay.toml
+  spoofwatch run --config pipelines/live-geneve.toml
+      continuous monitoring of a mirror interface, metrics on 127.0.0.1:9750
+  spoofwatch bindings export --state /var/lib/spoofwatch/state.db > bindings.csv
 
 exit status: 0 the captures were processed (whatever was found), 1 an input or output could
 not be read or written, 2 the configuration or the command line is invalid.
@@ -93,6 +96,33 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate a configuration file and exit")
     c.add_argument("file", metavar="FILE")
+
+    n = sub.add_parser(
+        "run",
+        help="continuous monitoring of a live mirror, with /metrics",
+        description="Watch a mirror interface (AF_PACKET, needs CAP_NET_RAW) or "
+        "a UDP tunnel endpoint; serve Prometheus metrics; persist bindings. "
+        "SIGHUP reloads the configuration, SIGTERM stops cleanly.",
+    )
+    n.add_argument(
+        "--config",
+        metavar="FILE",
+        required=True,
+        help="TOML configuration (see pipelines/live-geneve.toml)",
+    )
+    n.add_argument(
+        "--check-config", action="store_true", help="validate the configuration and exit"
+    )
+    n.add_argument(
+        "--reset-state",
+        action="store_true",
+        help="start with an empty binding table, discarding the state file",
+    )
+
+    b = sub.add_parser("bindings", help="list, export or import the persisted binding table")
+    b.add_argument("action", choices=["list", "export", "import"])
+    b.add_argument("file", nargs="?", metavar="FILE", help="for import: a CSV from export")
+    b.add_argument("--state", metavar="FILE", required=True, help="the state file (state.path)")
     return p
 
 
@@ -111,6 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from detector.framedump import run as decode
 
             return decode(args, _load_config(args.config))
+        if args.command == "run":
+            return _run(args)
+        if args.command == "bindings":
+            from detector.bindings_cmd import run as bindings
+
+            if args.action == "import" and not args.file:
+                raise ConfigError("bindings import: name the CSV file to import")
+            return bindings(args)
         return _check_config(args)
     except ConfigError as exc:
         print(f"spoofwatch: error: {exc}", file=sys.stderr)
@@ -140,6 +178,17 @@ def _check_config(args: argparse.Namespace) -> int:
         manual.load(cfg.bindings_file)
     print(f"{args.file}: ok")
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from detector.daemon import Daemon, setup_logging
+
+    cfg = _load_config(args.config)
+    if args.check_config:
+        print(f"{args.config}: ok")
+        return 0
+    setup_logging(cfg.run.log_format, cfg.run.log_level)
+    return Daemon(args.config, reset_state=args.reset_state).run()
 
 
 def _replay(args: argparse.Namespace) -> int:

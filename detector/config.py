@@ -7,21 +7,37 @@ Unknown keys and bad values are errors that name the key (`bindings.arp_binding_
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector import validate as v
 from detector.bindings.learn import DEFAULT_GATEWAY_MACS, MacPattern, TrustPolicy
-from detector.bindings.manual import normalize_mac
 from detector.bindings.table import BindingPolicy
 from detector.decoders import DecodeConfig
 from detector.detectors import PLUGINS
 from detector.detectors.engine import EngineConfig
 from detector.errors import ConfigError
-from detector.model import PortKey
 
 NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """What `spoofwatch run` needs beyond the pipeline: source, metrics, state, logging."""
+
+    source: str = "live"  # live (AF_PACKET) or udp (a tunnel ended on a socket)
+    interface: str = ""
+    bpf_filter: str = ""
+    promiscuous: bool = True
+    listen: tuple[str, int] = ("0.0.0.0", 6081)
+    max_batch: int = 4096
+    metrics_listen: tuple[str, int] = ("127.0.0.1", 9750)
+    tls_cert: str = ""
+    tls_key: str = ""
+    state_path: str = ""
+    log_format: str = "text"
+    log_level: str = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,119 +50,69 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     bindings_file: str | None = None
     alerts_path: str = "-"
+    run: RunConfig = field(default_factory=RunConfig)
 
 
-def _port(v: int) -> bool:
-    return 0 < v < 65536
-
-
-def _ports(name: str, v: Any) -> frozenset[int]:
-    if not isinstance(v, list) or not all(isinstance(p, int) and _port(p) for p in v):
-        raise ConfigError(f"{name}: expected a list of UDP ports (1-65535), got {v!r}")
-    return frozenset(v)
-
-
-def _int(name: str, v: Any, lo: int, hi: int) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ConfigError(f"{name}: expected an integer from {lo} to {hi}, got {v!r}")
-    return v
-
-
-def _bool(name: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ConfigError(f"{name}: expected true or false, got {v!r}")
-    return v
-
-
-def _str(name: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise ConfigError(f"{name}: expected a string, got {v!r}")
-    return v
-
-
-def _macs(name: str, v: Any) -> tuple[MacPattern, ...]:
-    if not isinstance(v, list):
-        raise ConfigError(f"{name}: expected a list of MACs or MAC prefixes, got {v!r}")
-    try:
-        return tuple(MacPattern.parse(str(m)) for m in v)
-    except ValueError as exc:
-        raise ConfigError(f"{name}: {exc}") from exc
-
-
-def _servers(name: str, v: Any) -> frozenset[PortKey]:
-    if not isinstance(v, list):
-        raise ConfigError(f"{name}: expected a list of {{segment = ..., mac = ...}} tables")
-    out = set()
-    for i, item in enumerate(v):
-        if not isinstance(item, dict) or set(item) != {"segment", "mac"}:
-            raise ConfigError(f'{name}[{i}]: expected {{segment = "geneve:5001", mac = "..."}}')
-        try:
-            out.add(
-                PortKey(_str(f"{name}[{i}].segment", item["segment"]), normalize_mac(item["mac"]))
-            )
-        except ValueError as exc:
-            raise ConfigError(f"{name}[{i}].mac: {exc}") from exc
-    return frozenset(out)
-
-
-def _detectors(name: str, v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(d, str) for d in v):
-        raise ConfigError(f"{name}: expected a list of detector names")
-    unknown = [d for d in v if d not in PLUGINS]
-    if unknown:
-        raise ConfigError(f"{name}: unknown detector {unknown[0]!r}; known: {', '.join(PLUGINS)}")
-    return tuple(v)
-
-
-Check = Callable[[str, Any], Any]
-SECTIONS: dict[str, dict[str, Check]] = {
+SECTIONS: dict[str, dict[str, v.Check]] = {
     "decode": {
-        "geneve_ports": _ports,
-        "vxlan_ports": _ports,
-        "vxlan_gpe_ports": _ports,
-        "max_tunnel_depth": lambda n, v: _int(n, v, 1, 8),
+        "geneve_ports": v.port_list,
+        "vxlan_ports": v.port_list,
+        "vxlan_gpe_ports": v.port_list,
+        "max_tunnel_depth": v.integer(1, 8),
     },
-    "segments": {
-        "inspect_untunnelled": _bool,
-        "scope_by_mirror_session": _bool,
-    },
+    "segments": {"inspect_untunnelled": v.boolean, "scope_by_mirror_session": v.boolean},
     "bindings": {
-        "arp_binding_limit": lambda n, v: _int(n, v, 1, 256),
-        "nd_binding_limit": lambda n, v: _int(n, v, 2, 15),
-        "trust_on_first_use": _bool,
-        "binding_timeout_seconds": lambda n, v: _int(n, v, 300, 7200),
-        "max_ports": lambda n, v: _int(n, v, 1, 100_000_000),
-        "max_discovered_per_port": lambda n, v: _int(n, v, 0, 4096),
-        "file": _str,
-        "gateway_macs": _macs,
-        "dhcp_servers": _servers,
+        "arp_binding_limit": v.integer(1, 256),
+        "nd_binding_limit": v.integer(2, 15),
+        "trust_on_first_use": v.boolean,
+        "binding_timeout_seconds": v.integer(300, 7200),
+        "max_ports": v.integer(1, 100_000_000),
+        "max_discovered_per_port": v.integer(0, 4096),
+        "file": v.string,
+        "gateway_macs": v.mac_patterns,
+        "dhcp_servers": v.dhcp_servers,
     },
     "detectors": {
-        "enabled": _detectors,
-        "strict": _bool,
-        "realert_seconds": lambda n, v: _int(n, v, 0, 30 * 86400),
-        "max_alert_keys": lambda n, v: _int(n, v, 1, 100_000_000),
+        "enabled": v.detector_names,
+        "strict": v.boolean,
+        "realert_seconds": v.integer(0, 30 * 86400),
+        "max_alert_keys": v.integer(1, 100_000_000),
     },
-    "alerts": {"path": _str},
+    "alerts": {"path": v.string},
+    # spoofwatch run
+    "source": {
+        "kind": v.choice("live", "udp"),
+        "interface": v.string,
+        "bpf_filter": v.string,
+        "promiscuous": v.boolean,
+        "listen": v.listen,
+        "max_batch": v.integer(1, 65536),
+    },
+    "metrics": {"listen": v.listen, "tls_cert": v.string, "tls_key": v.string},
+    "state": {"path": v.string},
+    "logging": {
+        "format": v.choice("text", "json"),
+        "level": v.choice("debug", "info", "warning", "error"),
+    },
 }
 
 
 def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     """Validate a parsed TOML document and build the Config."""
-    v: dict[str, dict[str, Any]] = {}
+    got: dict[str, dict[str, Any]] = {}
     for section, table in doc.items():
         if section not in SECTIONS:
             raise ConfigError(f"unknown section [{section}]; known: {', '.join(SECTIONS)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
         checks = SECTIONS[section]
-        v[section] = {}
+        got[section] = {}
         for key, value in table.items():
             if key not in checks:
                 raise ConfigError(f"unknown key {section}.{key}; known: {', '.join(checks)}")
-            v[section][key] = checks[key](f"{section}.{key}", value)
-    dec, seg = v.get("decode", {}), v.get("segments", {})
-    bnd, det = v.get("bindings", {}), v.get("detectors", {})
+            got[section][key] = checks[key](f"{section}.{key}", value)
+    dec, seg = got.get("decode", {}), got.get("segments", {})
+    bnd, det = got.get("bindings", {}), got.get("detectors", {})
     defaults = DecodeConfig()
     decode = DecodeConfig(
         geneve_ports=dec.get("geneve_ports", defaults.geneve_ports),
@@ -182,7 +148,43 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     bfile = bnd.get("file") or None
     if bfile and base is not None and not Path(bfile).is_absolute():
         bfile = str(base / bfile)
-    return Config(decode, policy, trust, engine, bfile, v.get("alerts", {}).get("path", "-"))
+    alerts = got.get("alerts", {}).get("path", "-")
+    return Config(decode, policy, trust, engine, bfile, alerts, _run(got, decode, base))
+
+
+def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None) -> RunConfig:
+    src, met = got.get("source", {}), got.get("metrics", {})
+    kind = src.get("kind", "live")
+    listen = src.get("listen", ("0.0.0.0", 6081))
+    tunnel_ports = decode.geneve_ports | decode.vxlan_ports | decode.vxlan_gpe_ports
+    if kind == "udp" and listen[1] not in tunnel_ports:
+        raise ConfigError(
+            f"source.listen: port {listen[1]} is not a Geneve or VXLAN port of [decode];"
+            " add it to decode.geneve_ports or decode.vxlan_ports"
+        )
+    cert, key = met.get("tls_cert", ""), met.get("tls_key", "")
+    if bool(cert) != bool(key):
+        raise ConfigError("metrics: tls_cert and tls_key go together")
+    state = got.get("state", {}).get("path", "")
+    if state and base is not None and not Path(state).is_absolute():
+        state = str(base / state)
+    log = got.get("logging", {})
+    ports = " or ".join(f"udp dst port {p}" for p in sorted(tunnel_ports))
+    default_bpf = f"({ports} or ip proto 47 or ip6 proto 47) or (vlan and ({ports} or ip proto 47))"
+    return RunConfig(
+        source=kind,
+        interface=src.get("interface", ""),
+        bpf_filter=src.get("bpf_filter", default_bpf),
+        promiscuous=src.get("promiscuous", True),
+        listen=listen,
+        max_batch=src.get("max_batch", 4096),
+        metrics_listen=met.get("listen", ("127.0.0.1", 9750)),
+        tls_cert=cert,
+        tls_key=key,
+        state_path=state,
+        log_format=log.get("format", "text"),
+        log_level=log.get("level", "info"),
+    )
 
 
 def load(path: str | Path) -> Config:

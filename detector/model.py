@@ -199,6 +199,7 @@ class Binding:
     address: str  # an address, or a network in CIDR form for manual bindings
     method: Method
     evidence: Evidence | None  # None for manual bindings
+    restored: bool = False  # read back from the state store after a restart
 
 
 @dataclass(frozen=True, slots=True)

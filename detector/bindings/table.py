@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -86,6 +87,8 @@ class BindingTable:
         self.stats: Counter[str] = Counter()  # realized:<method>, discovered:<method>, …
         self.version = 0  # bumped by every change a settled frame could depend on
         self.changes: list[tuple[PortKey, bool]] | None = None  # (port, moved) log, when tracked
+        self.realized_count = 0
+        self.on_realize: Callable[[PortKey, Binding], None] | None = None  # the state store
 
     def get(self, port: PortKey) -> PortState | None:
         return self.ports.get(port)
@@ -145,7 +148,10 @@ class BindingTable:
             state.discovered.pop(address, None)
         self.owners[(port.segment, address)] = port
         self.stats[f"realized:{method}"] += 1
+        self.realized_count += 1
         self._changed(port)
+        if self.on_realize is not None:
+            self.on_realize(port, binding)
         return LearnResult(port, address, method, Outcome.REALIZED)
 
     def add_network(self, port: PortKey, network: Network) -> None:
@@ -154,6 +160,7 @@ class BindingTable:
         if state is None:
             return
         self.stats[f"realized:{Method.MANUAL}"] += 1
+        self.realized_count += 1
         self._changed(port)
         if network.num_addresses == 1:
             address = str(network.network_address)
@@ -170,6 +177,20 @@ class BindingTable:
         if state.endpoint != endpoint:
             self._changed(port, moved=state.endpoint is not None)
             state.endpoint = endpoint
+
+    def binding_count(self) -> int:
+        """Realized bindings now (addresses and manual networks)."""
+        return self.realized_count
+
+    def restore(self, port: PortKey, binding: Binding) -> None:
+        """Put back a binding read from the state store, as it was (no limit, no conflict)."""
+        state = self.ensure(port)
+        if state is None or binding.address in state.realized:
+            return
+        state.realized[binding.address] = binding
+        self.owners.setdefault((port.segment, binding.address), port)
+        self.realized_count += 1
+        self.stats["restored"] += 1
 
     def track_changes(self) -> None:
         """Start logging which ports change (drained by the batch path)."""
@@ -218,5 +239,6 @@ class BindingTable:
         if self.owners.get((port.segment, address)) == port:
             del self.owners[(port.segment, address)]
         self.stats["expired"] += 1
+        self.realized_count -= 1
         self._changed(port, moved=True)  # a binding was lost: what it settled is unsettled
         return True

@@ -15,12 +15,15 @@ SCHEMA_VERSION = 1
 
 def binding_to_dict(b: Binding) -> dict[str, Any]:
     ev = b.evidence
-    return {
+    d: dict[str, Any] = {
         "address": b.address,
         "method": str(b.method),
         "learned_at": rfc3339(ev.ts_ns) if ev else None,
         "evidence": {"file": ev.source, "packet": ev.packet} if ev else None,
     }
+    if b.restored:
+        d["restored"] = True  # learned before a restart, read back from the state store
+    return d
 
 
 def alert_to_dict(a: Alert) -> dict[str, Any]:

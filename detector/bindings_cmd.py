@@ -1,0 +1,74 @@
+"""`spoofwatch bindings list|export|import`: the operator's view of the persisted binding table."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import ipaddress
+import sys
+
+from detector.bindings.manual import normalize_mac
+from detector.bindings.store import BindingStore
+from detector.errors import ConfigError
+from detector.model import Binding, Evidence, Method, PortKey, rfc3339
+
+COLUMNS = ["segment", "mac", "address", "method", "learned_at", "source", "packet"]
+
+
+def run(args: argparse.Namespace) -> int:
+    store = BindingStore(args.state)
+    try:
+        if args.action == "import":
+            n = _import(store, args.file)
+            print(f"imported {n} bindings into {args.state}", file=sys.stderr)
+            return 0
+        rows = sorted(store.rows(), key=lambda r: (r[0].segment, r[0].mac, r[1].address))
+        if args.action == "list":
+            for port, b in rows:
+                when = rfc3339(b.evidence.ts_ns) if b.evidence else "-"
+                print(f"{port.segment:<16} {port.mac}  {b.address:<40} {b.method:<6} {when}")
+            print(f"{len(rows)} bindings", file=sys.stderr)
+        else:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for port, b in rows:
+                ev = b.evidence
+                writer.writerow(
+                    [
+                        port.segment,
+                        port.mac,
+                        b.address,
+                        b.method,
+                        rfc3339(ev.ts_ns) if ev else "",
+                        ev.source if ev else "",
+                        ev.packet if ev else "",
+                    ]
+                )
+        return 0
+    finally:
+        store.close()
+
+
+def _import(store: BindingStore, path: str) -> int:
+    """Read an export (or a manual bindings file) and add its bindings (first writer wins)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise ConfigError(f"bindings file {path}: {exc.strerror}") from exc
+    n = 0
+    for line, row in enumerate(rows, start=2):
+        try:
+            port = PortKey(row["segment"].strip(), normalize_mac(row["mac"]))
+            address = str(ipaddress.ip_network(row["address"].strip()))
+            if address.endswith(("/32", "/128")):
+                address = address.rsplit("/", 1)[0]
+            method = Method(row.get("method") or "manual")
+        except (KeyError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"bindings file {path} line {line}: {exc}") from exc
+        source = row.get("source") or None
+        packet = int(row["packet"]) if row.get("packet") else 0
+        ev = Evidence(source, packet, 0) if source else None
+        store.save(port, Binding(address, method, ev))
+        n += 1
+    return n

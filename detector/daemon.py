@@ -1,0 +1,169 @@
+"""`spoofwatch run`: continuous monitoring of a live mirror, with /metrics and persisted state.
+
+SIGTERM and SIGINT drain the batch in flight, persist, and exit 0. SIGHUP reloads the
+configuration; an invalid one is logged and the running one kept. Bindings are written to the
+state file as they are realized, so `kill -9` loses none of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from detector import config as config_mod
+from detector.bindings.store import BindingStore
+from detector.detectors.engine import Engine
+from detector.errors import ConfigError, SinkError
+from detector.fastpath import BatchPath
+from detector.metrics import RunCounters, registry
+from detector.pipeline import Pipeline
+from detector.sinks.jsonl import JsonlSink
+from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
+
+log = logging.getLogger("spoofwatch")
+FLUSH_SECONDS = 0.2
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("spoofwatch: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def open_source(run: config_mod.RunConfig) -> LiveSource:
+    if run.source == "udp":
+        return UdpTunnelSource(run.listen[0], run.listen[1], run.max_batch)
+    if not run.interface:
+        raise ConfigError("source.interface: the interface that receives the mirror is required")
+    return AfPacketSource(run.interface, run.bpf_filter, run.promiscuous, run.max_batch)
+
+
+class Daemon:
+    """One source, one pipeline, one metrics endpoint, until a signal says stop."""
+
+    def __init__(self, config_path: str, reset_state: bool = False) -> None:
+        self.stopping = False
+        self.reload_wanted = False
+        signal.signal(signal.SIGTERM, self._stop)  # first: a stop during start-up is clean too
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hup)
+        self.config_path = config_path
+        self.config = config_mod.load(config_path)
+        self.counters = RunCounters()
+        run = self.config.run
+        self.store = BindingStore(run.state_path, reset=reset_state) if run.state_path else None
+        self.sink = JsonlSink(self.config.alerts_path)
+        self.pipeline = Pipeline(self.config, self.sink)
+        if self.store is not None:
+            restored = self.store.load_into(self.pipeline.table)
+            log.info("restored %d bindings from %s", restored, run.state_path)
+        else:
+            log.warning("no state.path: learned bindings will be lost on restart")
+        self.source = open_source(run)
+
+    def serve_metrics(self) -> None:
+        from prometheus_client import start_http_server
+
+        run = self.config.run
+        reg, self.latency = registry(lambda: self.pipeline, self.source.name, self.counters)
+        host, port = run.metrics_listen
+        cert, key = (run.tls_cert or None), (run.tls_key or None)
+        self.server, _ = start_http_server(port, host, registry=reg, certfile=cert, keyfile=key)
+        scheme = "https" if cert else "http"
+        log.info("metrics on %s://%s:%d/metrics", scheme, host, self.server.server_port)
+
+    def run(self) -> int:
+        self.serve_metrics()
+        log.info("watching %s", self.source.name)
+        try:
+            while not self.stopping:
+                if self.reload_wanted:
+                    self.reload()
+                self.step()
+        finally:
+            self.close()
+        log.info(
+            "stopped; %d packets, %d alerts",
+            self.pipeline.stats.packets,
+            sum(self.pipeline.engine.stats.alerts.values()),
+        )
+        return 0
+
+    def step(self) -> None:
+        """Read one batch (at most FLUSH_SECONDS of traffic), detect, write its alerts."""
+        batch = self.source.next_batch(FLUSH_SECONDS)
+        for stage, n in self.source.drops().items():
+            self.counters.drops[(self.source.name, stage)] = n
+        if batch is None:
+            return
+        started = time.perf_counter()
+        alerts = self.pipeline.batches.process(batch)
+        try:
+            self.sink.emit(alerts)
+        except SinkError as exc:
+            self.counters.sink_errors["jsonl"] = self.counters.sink_errors.get("jsonl", 0) + 1
+            log.error("%s", exc)
+        self.counters.last_packet_ns = int(batch.ts_ns[-1])
+        self.latency.observe(time.perf_counter() - started)
+
+    def reload(self) -> None:
+        """Apply a new configuration, keeping the binding table; keep the old one on error."""
+        self.reload_wanted = False
+        try:
+            new = config_mod.load(self.config_path)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            return
+        table = self.pipeline.table
+        table.policy = new.policy
+        engine = Engine(table, new.trust, new.engine)
+        self.pipeline.engine = engine
+        self.pipeline.decoder.config = new.decode
+        self.pipeline.batches = BatchPath(self.pipeline.decoder, engine)
+        if dataclasses.replace(new.run, log_level="", log_format="") != dataclasses.replace(
+            self.config.run, log_level="", log_format=""
+        ):
+            log.warning("source, metrics and state settings change only on restart")
+        setup_logging(new.run.log_format, new.run.log_level)
+        self.config = new
+        log.info("configuration reloaded from %s", self.config_path)
+
+    def close(self) -> None:
+        self.source.close()
+        self.sink.close()
+        if self.store is not None:
+            self.store.close()
+        if hasattr(self, "server"):
+            self.server.shutdown()
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: draining and stopping", signum)
+        self.stopping = True
+
+    def _hup(self, signum: int, frame: FrameType | None) -> None:
+        self.reload_wanted = True

@@ -1,0 +1,178 @@
+"""The one catalogue of Prometheus metrics, read from the pipeline's counters at scrape time.
+
+Names follow Prometheus conventions: prefix `spoofwatch_`, counters end in `_total`, base units.
+Labels are bounded (source, encap, layer, reason, kind, method, stage); never an IP, MAC or VNI —
+those belong in alerts. Counters live in plain Python objects on the hot path and a custom
+collector turns them into metric families when Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detector import __version__
+
+if TYPE_CHECKING:
+    from detector.pipeline import Pipeline
+
+# name: (type, help, labels). The Grafana dashboard and the alert rules may use only these.
+CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "spoofwatch_build_info": (
+        "gauge",
+        "Version of spoofwatch and of Python.",
+        ("version", "python"),
+    ),
+    "spoofwatch_packets_total": ("counter", "Packets read from a source.", ("source",)),
+    "spoofwatch_bytes_total": (
+        "counter",
+        "Bytes (original length) read from a source.",
+        ("source",),
+    ),
+    "spoofwatch_frames_total": ("counter", "Inner frames decoded, by encapsulation.", ("encap",)),
+    "spoofwatch_decode_errors_total": (
+        "counter",
+        "Malformed packets, by layer and reason.",
+        ("layer", "reason"),
+    ),
+    "spoofwatch_decode_skipped_total": (
+        "counter",
+        "Packets deliberately not decoded, by layer and reason.",
+        ("layer", "reason"),
+    ),
+    "spoofwatch_capture_drops_total": (
+        "counter",
+        "Packets lost before decoding: kernel ring or our own queue.",
+        ("source", "stage"),
+    ),
+    "spoofwatch_frames_inspected_total": ("counter", "Frames checked against bindings.", ()),
+    "spoofwatch_frames_ignored_total": (
+        "counter",
+        "Frames not checked (underlay, OAM, no MAC), by reason.",
+        ("reason",),
+    ),
+    "spoofwatch_bindings_realized_total": ("counter", "Bindings realized, by method.", ("method",)),
+    "spoofwatch_bindings_discovered_total": (
+        "counter",
+        "Addresses discovered but not realized (limit or duplicate).",
+        ("method",),
+    ),
+    "spoofwatch_bindings": ("gauge", "Realized bindings in the table now.", ()),
+    "spoofwatch_ports": ("gauge", "Ports (segment, MAC) in the table now.", ()),
+    "spoofwatch_ports_refused_total": ("counter", "Ports not tracked: the table was full.", ()),
+    "spoofwatch_alerts_total": ("counter", "Alerts emitted, by kind.", ("kind",)),
+    "spoofwatch_detections_total": (
+        "counter",
+        "Packets behind each kind of alert (deduplicated or not).",
+        ("kind",),
+    ),
+    "spoofwatch_unbound_source_packets_total": (
+        "counter",
+        "Packets sent from an address not bound to their port.",
+        (),
+    ),
+    "spoofwatch_last_packet_timestamp_seconds": (
+        "gauge",
+        "Capture time of the newest packet seen (staleness).",
+        (),
+    ),
+    "spoofwatch_processing_latency_seconds": (
+        "histogram",
+        "Time from a batch's arrival to its alerts being written.",
+        (),
+    ),
+    "spoofwatch_sink_errors_total": ("counter", "Alert writes that failed, by sink.", ("sink",)),
+}
+
+
+@dataclass(slots=True)
+class RunCounters:
+    """Counters the run loop keeps beside the pipeline's (drops, staleness, sink errors)."""
+
+    drops: dict[tuple[str, str], int] = field(default_factory=dict)
+    last_packet_ns: int = 0
+    sink_errors: dict[str, int] = field(default_factory=dict)
+
+
+Family = CounterMetricFamily | GaugeMetricFamily
+
+
+def _family(name: str) -> Family:
+    kind, doc, labels = CATALOGUE[name]
+    base = name.removesuffix("_total") if kind == "counter" else name
+    if kind == "counter":
+        return CounterMetricFamily(base, doc, labels=list(labels))
+    return GaugeMetricFamily(base, doc, labels=list(labels))
+
+
+class PipelineCollector(Collector):
+    """Reads the pipeline's counters when Prometheus scrapes (copies are taken under the GIL)."""
+
+    def __init__(self, pipeline: Callable[[], Pipeline], source: str, run: RunCounters) -> None:
+        self.pipeline = pipeline
+        self.source = source
+        self.run = run
+
+    def collect(self) -> Iterator[Metric]:
+        p = self.pipeline()
+        stats, engine, table = p.stats, p.engine.stats, p.table
+        fams = {name: _family(name) for name, spec in CATALOGUE.items() if spec[0] != "histogram"}
+        fams["spoofwatch_build_info"].add_metric([__version__, platform.python_version()], 1)
+        fams["spoofwatch_packets_total"].add_metric([self.source], stats.packets)
+        fams["spoofwatch_bytes_total"].add_metric([self.source], stats.bytes)
+        for encap, n in dict(stats.frames).items():
+            fams["spoofwatch_frames_total"].add_metric([encap], n)
+        for (layer, reason), n in dict(stats.errors).items():
+            fams["spoofwatch_decode_errors_total"].add_metric([layer, reason], n)
+        for (layer, reason), n in dict(stats.skipped).items():
+            fams["spoofwatch_decode_skipped_total"].add_metric([layer, reason], n)
+        for (source, stage), n in dict(self.run.drops).items():
+            fams["spoofwatch_capture_drops_total"].add_metric([source, stage], n)
+        frames = dict(engine.frames)
+        fams["spoofwatch_frames_inspected_total"].add_metric([], frames.get("inspected", 0))
+        for key, n in frames.items():
+            if key.startswith("ignored:"):
+                fams["spoofwatch_frames_ignored_total"].add_metric([key[8:]], n)
+        tstats = dict(table.stats)
+        for key, n in tstats.items():
+            what, _, method = key.partition(":")
+            if what in ("realized", "discovered"):
+                fams[f"spoofwatch_bindings_{what}_total"].add_metric([method], n)
+        fams["spoofwatch_bindings"].add_metric([], table.binding_count())
+        fams["spoofwatch_ports"].add_metric([], len(table.ports))
+        fams["spoofwatch_ports_refused_total"].add_metric([], tstats.get("ports_refused", 0))
+        for kind, n in dict(engine.alerts).items():
+            fams["spoofwatch_alerts_total"].add_metric([kind], n)
+        findings = dict(engine.findings)
+        for kind, n in findings.items():
+            fams["spoofwatch_detections_total"].add_metric([kind], n)
+        fams["spoofwatch_unbound_source_packets_total"].add_metric(
+            [], findings.get("unbound-source", 0)
+        )
+        fams["spoofwatch_last_packet_timestamp_seconds"].add_metric(
+            [], self.run.last_packet_ns / 1e9
+        )
+        for sink, n in dict(self.run.sink_errors).items():
+            fams["spoofwatch_sink_errors_total"].add_metric([sink], n)
+        yield from fams.values()
+
+
+def registry(
+    pipeline: Callable[[], Pipeline], source: str, run: RunCounters
+) -> tuple[CollectorRegistry, Histogram]:
+    """A registry of its own (no process-wide default state) and the latency histogram."""
+    reg = CollectorRegistry(auto_describe=True)
+    reg.register(PipelineCollector(pipeline, source, run))
+    latency = Histogram(
+        "spoofwatch_processing_latency_seconds",
+        CATALOGUE["spoofwatch_processing_latency_seconds"][1],
+        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        registry=reg,
+    )
+    return reg, latency

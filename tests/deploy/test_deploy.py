@@ -1,0 +1,76 @@
+"""Deployment files are tested too: alert rules (promtool), dashboard metrics, systemd unit."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from detector.metrics import CATALOGUE
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="no promtool")
+
+
+def exposed_names() -> set[str]:
+    names = set()
+    for name, (kind, _, _) in CATALOGUE.items():
+        names.add(name)
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return names
+
+
+@needs_promtool
+def test_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
+    check = subprocess.run(
+        ["promtool", "check", "rules", "rules.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    test = subprocess.run(
+        ["promtool", "test", "rules", "rules_test.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+    )
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_rules_and_dashboard_use_only_metrics_that_exist() -> None:
+    exprs = [
+        t["expr"]
+        for p in json.loads((DEPLOY / "grafana" / "dashboard.json").read_text())["panels"]
+        for t in p["targets"]
+    ]
+    exprs.append((DEPLOY / "prometheus" / "rules.yml").read_text())
+    used = {m for e in exprs for m in re.findall(r"\bspoofwatch_[a-z_]+", e)}
+    assert used, "no spoofwatch metric referenced at all"
+    assert used <= exposed_names(), used - exposed_names()
+
+
+def test_metric_names_follow_prometheus_conventions() -> None:
+    for name, (kind, doc, labels) in CATALOGUE.items():
+        assert name.startswith("spoofwatch_") and doc.endswith(".")
+        assert name.endswith("_total") == (kind == "counter"), name
+        assert not {"ip", "mac", "vni", "address", "src_ip"} & set(labels), name
+
+
+def test_systemd_unit_is_least_privilege() -> None:
+    unit = (DEPLOY / "systemd" / "spoofwatch.service").read_text()
+    settings = dict(
+        line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")
+    )
+    assert settings["User"] == "spoofwatch"
+    assert settings["AmbientCapabilities"] == "CAP_NET_RAW CAP_NET_ADMIN"
+    assert settings["CapabilityBoundingSet"] == settings["AmbientCapabilities"]
+    assert settings["NoNewPrivileges"] == "yes"
+    assert settings["ProtectSystem"] == "strict"
+    assert "spoofwatch run --config" in settings["ExecStart"]
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
