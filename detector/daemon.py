@@ -98,6 +98,7 @@ class Daemon:
         log.info("metrics on %s://%s:%d/metrics", scheme, host, self.server.server_port)
 
     def run(self) -> int:
+        self.pipeline.batches.warm()
         self.serve_metrics()
         log.info("watching %s", self.source.name)
         try:

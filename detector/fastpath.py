@@ -133,6 +133,22 @@ class BatchPath:
             engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
         )
 
+    def warm(self) -> None:
+        """Load the compiled kernels now (a daemon must not stall on its first busy batch)."""
+        if not self.enabled:
+            return
+        keys = np.zeros((9, 1), dtype=np.uint64)
+        col.decode(
+            b"\0" * 64,
+            np.zeros(1, np.int64),
+            np.full(1, 64, np.int64),
+            np.ones(1, np.int64),
+            self.masks,
+        )
+        scratch = _Settled(16)
+        scratch.add(np.zeros(1, dtype=np.uint64), keys)
+        scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
+
     def process(self, batch: RecordBatch) -> list[Alert]:
         """Return the alerts of one batch, in capture order."""
         self._apply(self.engine.table.drain_changes())

@@ -100,7 +100,7 @@ class AfPacketSource:
                 " (see deploy/systemd/spoofwatch.service), not as root"
             ) from exc
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
+            _big_buffer(sock)
             sock.bind((interface, 0))
             if bpf:
                 from scapy.arch.linux import attach_filter
@@ -135,6 +135,15 @@ class AfPacketSource:
         self.sock.close()
 
 
+def _big_buffer(sock: socket.socket, size: int = 64 << 20) -> None:
+    """A socket buffer that absorbs bursts (first-seen ports take the slow path): past
+    net.core.rmem_max when CAP_NET_ADMIN allows (SO_RCVBUFFORCE), else as large as allowed."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
 class UdpTunnelSource:
     """End a Geneve/VXLAN mirror tunnel on a UDP socket; each datagram gets a synthetic
     Ethernet/IP/UDP header naming its sender, so the same decoder handles it."""
@@ -145,7 +154,7 @@ class UdpTunnelSource:
         family = socket.AF_INET6 if ":" in listen else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+            _big_buffer(self.sock)
             self.sock.bind((listen, port))
         except OSError as exc:
             self.sock.close()
