@@ -58,8 +58,10 @@ def run_replay(path: str) -> int:
 
     sink = JsonlSink(os.devnull)
     pipeline = Pipeline(Config(), sink)
-    pipeline.replay([path])
+    report = pipeline.replay([path])
     sink.close()
+    if report.failures:
+        raise SystemExit(f"bench: {report.failures[0]}")
     return pipeline.stats.packets
 
 

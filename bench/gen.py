@@ -73,28 +73,10 @@ def write(out, rng, vms, by_vni, vxlan_vnis, packets):  # type: ignore[no-untype
             kind = "arp" if rng.random() < 0.04 else "ip"
         vni, smac, sip, hv = vms[src]
         peer = vms[rng.choice(by_vni[vni])]
-        if kind == "garp":
-            inner = (
-                b"\xff" * 6
-                + smac
-                + b"\x08\x06"
-                + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-                + smac
-                + sip
-                + bytes(6)
-                + sip
-            )
-        elif kind == "arp":
-            inner = (
-                b"\xff" * 6
-                + smac
-                + b"\x08\x06"
-                + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-                + smac
-                + sip
-                + bytes(6)
-                + peer[2]
-            )
+        if kind in ("garp", "arp"):
+            target = sip if kind == "garp" else peer[2]  # gratuitous: it asks for itself
+            arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + smac + sip + bytes(6) + target
+            inner = b"\xff" * 6 + smac + b"\x08\x06" + arp
         else:
             r = rng.random()
             size = (

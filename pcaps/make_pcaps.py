@@ -95,6 +95,12 @@ def garp(mac: str, ip: str) -> Packet:
     return arp(mac, ip, ip)
 
 
+def tagged(p: Packet, vlan: int) -> Packet:
+    """The same frame with an 802.1Q tag after the MACs."""
+    eth = p[Ether]
+    return Ether(src=eth.src, dst=eth.dst) / Dot1Q(vlan=vlan) / eth.payload
+
+
 def ping(smac: str, dmac: str, sip: str, dip: str, seq: int, reply: bool = False) -> Packet:
     icmp = ICMP(type=0 if reply else 8, id=0x4242, seq=seq)
     return Ether(src=smac, dst=dmac) / IP(src=sip, dst=dip, id=seq) / icmp / Raw(b"spoofwatch")
@@ -281,13 +287,9 @@ def geneve_options_vlan() -> Capture:
         classid=0x0102, type=0x80, length=2, data=b"\x00\x01\x00\x02\x00\x03\x00\x04"
     )
 
-    def tagged(p: Packet) -> Packet:
-        eth = p[Ether]
-        return Ether(src=eth.src, dst=eth.dst) / Dot1Q(vlan=100) / eth.payload
-
-    c.geneve(5003, tagged(arp(VM1, "10.3.3.10", "10.3.3.20")), 1, 2, [vmw])
-    c.geneve(5003, tagged(ping(VM1, VM2, "10.3.3.10", "10.3.3.20", 1)), 1, 2, [vmw, ovn])
-    c.geneve(5003, tagged(ping(VM1, VM2, "10.3.3.77", "10.3.3.20", 2)), 1, 2, [ovn])
+    c.geneve(5003, tagged(arp(VM1, "10.3.3.10", "10.3.3.20"), 100), 1, 2, [vmw])
+    c.geneve(5003, tagged(ping(VM1, VM2, "10.3.3.10", "10.3.3.20", 1), 100), 1, 2, [vmw, ovn])
+    c.geneve(5003, tagged(ping(VM1, VM2, "10.3.3.77", "10.3.3.20", 2), 100), 1, 2, [ovn])
     return c
 
 
@@ -371,10 +373,6 @@ def erspan_ip_change() -> Capture:
     """The seed story seen through an ERSPAN type II mirror of VLAN 10 (no VNI)."""
     c = Capture("erspan-ip-change")
 
-    def tagged(p: Packet) -> Packet:
-        eth = p[Ether]
-        return Ether(src=eth.src, dst=eth.dst) / Dot1Q(vlan=10) / eth.payload
-
     frames = [
         arp(VM1, "192.168.10.10", "192.168.10.20"),
         arp(VM2, "192.168.10.20", "192.168.10.10", op=2, dst=VM1),
@@ -384,7 +382,7 @@ def erspan_ip_change() -> Capture:
         ping(VM1, VM2, "192.168.10.11", "192.168.10.20", 3),
     ]
     for seq, f in enumerate(frames, start=1):
-        c.erspan(7, 10, tagged(f), seq)
+        c.erspan(7, 10, tagged(f, 10), seq)
     return c
 
 

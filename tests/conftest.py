@@ -25,6 +25,19 @@ def real_id(path: Path) -> str:
     return str(path.relative_to(REAL))
 
 
+class MemorySink:
+    """Alerts kept in a list (a test double for the jsonl sink)."""
+
+    def __init__(self) -> None:
+        self.alerts: list = []  # type: ignore[type-arg]
+
+    def emit(self, alerts: list) -> None:  # type: ignore[type-arg]
+        self.alerts.extend(alerts)
+
+    def close(self) -> None:
+        pass
+
+
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/pcaps-real is absent")
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 

@@ -10,23 +10,11 @@ import pytest
 from detector import fastpath
 from detector.config import Config
 from detector.detectors.engine import EngineConfig
-from detector.model import Alert
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
-from tests.conftest import PCAPS, ROOT, real_captures, real_id
+from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
 
 BENCH_SLICE = ROOT / "bench" / "out" / "agreement-20k.pcap"
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def emit(self, alerts: list[Alert]) -> None:
-        self.alerts.extend(alerts)
-
-    def close(self) -> None:
-        pass
 
 
 def run(paths: list[str], fast: bool, untunnelled: bool = False, chunk: int | None = None):  # type: ignore[no-untyped-def]

@@ -73,11 +73,16 @@ class JsonlSink:
         except OSError as exc:
             raise SinkError(f"alerts file {path}: {exc.strerror}") from exc
 
+    @staticmethod
+    def render(alert: Alert) -> str:
+        """One alert as the text written for it (a JSON line here)."""
+        return dumps(alert) + "\n"
+
     def emit(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
         try:
-            self._out.write("".join(dumps(a) + "\n" for a in alerts))
+            self._out.write("".join(self.render(a) for a in alerts))
             self._out.flush()
         except OSError as exc:
             raise SinkError(f"alerts file {self.path}: {exc.strerror}") from exc

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from typing import IO
-
-from detector.errors import SinkError
 from detector.model import Alert
-from detector.sinks.jsonl import alert_to_dict
+from detector.sinks.jsonl import JsonlSink, alert_to_dict
 
 
 def render(a: Alert) -> str:
@@ -34,25 +29,11 @@ def render(a: Alert) -> str:
     return "\n".join(lines) + "\n"
 
 
-class TextSink:
+class TextSink(JsonlSink):
     """Write readable alert blocks to a path or standard output."""
 
     name = "text"
 
-    def __init__(self, path: str = "-") -> None:
-        self.path = path
-        try:
-            self._out: IO[str] = (
-                sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
-            )
-        except OSError as exc:
-            raise SinkError(f"alerts file {path}: {exc.strerror}") from exc
-
-    def emit(self, alerts: Sequence[Alert]) -> None:
-        if alerts:
-            self._out.write("".join(render(a) + "\n" for a in alerts))
-            self._out.flush()
-
-    def close(self) -> None:
-        if self._out is not sys.stdout:
-            self._out.close()
+    @staticmethod
+    def render(alert: Alert) -> str:
+        return render(alert) + "\n"

@@ -13,6 +13,16 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
+def u32(b: Any, i: Any, big: Any) -> Any:
+    """A 32-bit field of a record header, in the file's byte order."""
+    if big:
+        hi, mid, lo, last = b[i], b[i + 1], b[i + 2], b[i + 3]
+    else:
+        hi, mid, lo, last = b[i + 3], b[i + 2], b[i + 1], b[i]
+    return (np.int64(hi) << 24) | (np.int64(mid) << 16) | (np.int64(lo) << 8) | np.int64(last)
+
+
+@numba.njit(cache=True, nogil=True)
 def walk(
     b: Any,
     end: Any,
@@ -27,56 +37,8 @@ def walk(
     pos: Any = 0
     n: Any = 0
     while pos + 16 <= end:
-        if big:
-            sec = (
-                (np.int64(b[pos]) << 24)
-                | (np.int64(b[pos + 1]) << 16)
-                | (np.int64(b[pos + 2]) << 8)
-                | np.int64(b[pos + 3])
-            )
-            frac = (
-                (np.int64(b[pos + 4]) << 24)
-                | (np.int64(b[pos + 5]) << 16)
-                | (np.int64(b[pos + 6]) << 8)
-                | np.int64(b[pos + 7])
-            )
-            incl = (
-                (np.int64(b[pos + 8]) << 24)
-                | (np.int64(b[pos + 9]) << 16)
-                | (np.int64(b[pos + 10]) << 8)
-                | np.int64(b[pos + 11])
-            )
-            orig = (
-                (np.int64(b[pos + 12]) << 24)
-                | (np.int64(b[pos + 13]) << 16)
-                | (np.int64(b[pos + 14]) << 8)
-                | np.int64(b[pos + 15])
-            )
-        else:
-            sec = (
-                (np.int64(b[pos + 3]) << 24)
-                | (np.int64(b[pos + 2]) << 16)
-                | (np.int64(b[pos + 1]) << 8)
-                | np.int64(b[pos])
-            )
-            frac = (
-                (np.int64(b[pos + 7]) << 24)
-                | (np.int64(b[pos + 6]) << 16)
-                | (np.int64(b[pos + 5]) << 8)
-                | np.int64(b[pos + 4])
-            )
-            incl = (
-                (np.int64(b[pos + 11]) << 24)
-                | (np.int64(b[pos + 10]) << 16)
-                | (np.int64(b[pos + 9]) << 8)
-                | np.int64(b[pos + 8])
-            )
-            orig = (
-                (np.int64(b[pos + 15]) << 24)
-                | (np.int64(b[pos + 14]) << 16)
-                | (np.int64(b[pos + 13]) << 8)
-                | np.int64(b[pos + 12])
-            )
+        sec, frac = u32(b, pos, big), u32(b, pos + 4, big)
+        incl, orig = u32(b, pos + 8, big), u32(b, pos + 12, big)
         if incl > max_rec:
             return n, pos, True
         if pos + 16 + incl > end:

@@ -8,23 +8,11 @@ from pathlib import Path
 import pytest
 
 from detector import config as config_mod
-from detector.model import Alert
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
-from tests.conftest import GOLDEN, PCAPS, validate_alerts
+from tests.conftest import GOLDEN, PCAPS, MemorySink, validate_alerts
 
 CASES = sorted(p.parent for p in GOLDEN.glob("*/case.toml"))
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def emit(self, alerts: list[Alert]) -> None:
-        self.alerts.extend(alerts)
-
-    def close(self) -> None:
-        pass
 
 
 def run_case(case: Path) -> tuple[list[str], Pipeline, dict]:  # type: ignore[type-arg]

@@ -12,7 +12,7 @@ from detector.config import Config
 from detector.model import Alert, AlertKind
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
-from tests.conftest import needs_real, real_captures, real_id, validate_alerts
+from tests.conftest import MemorySink, needs_real, real_captures, real_id, validate_alerts
 
 ROUTER = (
     "the MAC is a router: it ARPs for its own address and forwards packets from other subnets"
@@ -53,17 +53,6 @@ UNTUNNELLED: dict[str, tuple[int, str]] = {
         " ndp/truncated error) so nothing is learned, and the same MAC then sends from it.",
     ),
 }
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    def emit(self, alerts: list[Alert]) -> None:
-        self.alerts.extend(alerts)
-
-    def close(self) -> None:
-        pass
 
 
 def replay(path: Path, untunnelled: bool) -> list[Alert]:

@@ -25,6 +25,15 @@ def classic(
     return out
 
 
+@pytest.fixture(autouse=True, params=["python walk", "compiled walk"])
+def walker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reader test runs with both record walks (the compiled one serves large files)."""
+    from detector.sources import pcap
+
+    if request.param == "compiled walk":
+        monkeypatch.setattr(pcap, "FAST_WALK_BYTES", -1)
+
+
 def read_all(
     path: Path, chunk: int = 1 << 20
 ) -> tuple[list[tuple[int, int, int, bytes]], CaptureFile]:
