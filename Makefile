@@ -17,7 +17,7 @@ $(BIN)/spoofwatch: pyproject.toml
 
 # The real components the tests use: tshark (the decoding oracle), Prometheus and promtool,
 # tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters), openssl (TLS).
-SYSDEPS := tshark prometheus tcpreplay iproute2 iputils-ping libpcap0.8 openssl
+SYSDEPS := tshark prometheus tcpreplay softflowd iproute2 iputils-ping libpcap0.8 openssl
 .sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -94,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     d.add_argument("--config", metavar="FILE", help="TOML configuration (tunnel ports)")
 
+    f = sub.add_parser(
+        "flows",
+        help="every IPFIX / NetFlow v9 record, for debugging",
+        description="Decode IPFIX and NetFlow v9 from captures (UDP to "
+        "decode.ipfix_ports) or raw IPFIX message files; one JSON line a record.",
+    )
+    f.add_argument("captures", nargs="+", metavar="FILE")
+    f.add_argument("--config", metavar="FILE", help="TOML configuration (IPFIX ports)")
+
     c = sub.add_parser("check-config", help="validate a configuration file and exit")
     c.add_argument("file", metavar="FILE")
 
@@ -141,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from detector.framedump import run as decode
 
             return decode(args, _load_config(args.config))
+        if args.command == "flows":
+            from detector.framedump import run_flows
+
+            return run_flows(args, _load_config(args.config))
         if args.command == "run":
             return _run(args)
         if args.command == "bindings":

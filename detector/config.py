@@ -58,6 +58,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "geneve_ports": v.port_list,
         "vxlan_ports": v.port_list,
         "vxlan_gpe_ports": v.port_list,
+        "ipfix_ports": v.port_list,
         "max_tunnel_depth": v.integer(1, 8),
     },
     "segments": {"inspect_untunnelled": v.boolean, "scope_by_mirror_session": v.boolean},
@@ -71,6 +72,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "file": v.string,
         "gateway_macs": v.mac_patterns,
         "dhcp_servers": v.dhcp_servers,
+        "learn_from_flows": v.boolean,
     },
     "detectors": {
         "enabled": v.detector_names,
@@ -118,10 +120,14 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
         geneve_ports=dec.get("geneve_ports", defaults.geneve_ports),
         vxlan_ports=dec.get("vxlan_ports", defaults.vxlan_ports),
         vxlan_gpe_ports=dec.get("vxlan_gpe_ports", defaults.vxlan_gpe_ports),
+        ipfix_ports=dec.get("ipfix_ports", defaults.ipfix_ports),
         max_depth=dec.get("max_tunnel_depth", defaults.max_depth),
     )
-    clash = (decode.geneve_ports & decode.vxlan_ports) | (
-        (decode.geneve_ports | decode.vxlan_ports) & decode.vxlan_gpe_ports
+    tunnels = decode.geneve_ports | decode.vxlan_ports | decode.vxlan_gpe_ports
+    clash = (
+        (decode.geneve_ports & decode.vxlan_ports)
+        | ((decode.geneve_ports | decode.vxlan_ports) & decode.vxlan_gpe_ports)
+        | (tunnels & decode.ipfix_ports)
     )
     if clash:
         raise ConfigError(f"decode: port {min(clash)} is given to two tunnel types")
@@ -136,6 +142,7 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     trust = TrustPolicy(
         gateway_macs=bnd.get("gateway_macs", tuple(map(MacPattern.parse, DEFAULT_GATEWAY_MACS))),
         dhcp_servers=bnd.get("dhcp_servers", frozenset()),
+        learn_from_flows=bnd.get("learn_from_flows", False),
     )
     engine = EngineConfig(
         detectors=det.get("enabled", tuple(PLUGINS)),
@@ -157,10 +164,10 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
     kind = src.get("kind", "live")
     listen = src.get("listen", ("0.0.0.0", 6081))
     tunnel_ports = decode.geneve_ports | decode.vxlan_ports | decode.vxlan_gpe_ports
-    if kind == "udp" and listen[1] not in tunnel_ports:
+    if kind == "udp" and listen[1] not in tunnel_ports | decode.ipfix_ports:
         raise ConfigError(
-            f"source.listen: port {listen[1]} is not a Geneve or VXLAN port of [decode];"
-            " add it to decode.geneve_ports or decode.vxlan_ports"
+            f"source.listen: port {listen[1]} is not a Geneve, VXLAN or IPFIX port of [decode];"
+            " add it to decode.geneve_ports, decode.vxlan_ports or decode.ipfix_ports"
         )
     cert, key = met.get("tls_cert", ""), met.get("tls_key", "")
     if bool(cert) != bool(key):

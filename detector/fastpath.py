@@ -228,6 +228,8 @@ class BatchPath:
             frame = self.decoder.decode_one(batch, i, count_packet=count)
             if frame is not None:
                 out.extend(self.engine.process(frame, batch.source))
+            for flow in self.decoder.take_flows():
+                out.extend(self.engine.process(flow, batch.source))
         return out
 
     def _check(

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from collections import Counter
 from typing import Any
 
 from detector.config import Config
@@ -91,6 +92,51 @@ def run(args: argparse.Namespace, config: Config) -> int:
     print(
         f"spoofwatch decode: {stats.packets:,} packets; frames by encapsulation:"
         f" {pairs(stats.frames)}; decode errors: {pairs(stats.errors)}",
+        file=sys.stderr,
+    )
+    for failure in failures:
+        print(f"spoofwatch: error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_flows(args: argparse.Namespace, config: Config) -> int:
+    """`spoofwatch flows`: every IPFIX / NetFlow v9 record, all elements, one JSON line each."""
+    from detector.sources import CaptureFile
+
+    decoder = Decoder(config.decode, DecodeStats())
+    out: list[str] = []
+
+    def keep(flow: Any) -> None:
+        out.append(
+            json.dumps(
+                {
+                    "exporter": flow.exporter,
+                    "domain": flow.domain,
+                    "export_time": flow.export_time,
+                    **flow.values,
+                }
+            )
+        )
+
+    decoder.on_flow = keep
+    failures = []
+    for path in args.captures:
+        try:
+            for batch in CaptureFile(path).batches():
+                for _ in decoder.frames(batch):
+                    pass
+                if out:
+                    sys.stdout.write("\n".join(out) + "\n")
+                    out.clear()
+        except CaptureError as exc:
+            failures.append(str(exc))
+    stats = decoder.ipfix.stats
+    errors = Counter({k[6:]: n for k, n in stats.items() if k.startswith("error:")})
+    print(
+        f"spoofwatch flows: {stats['records']:,} records, {stats['templates']:,} templates,"
+        f" {stats['template-missing']:,} data sets before their template,"
+        f" {stats['lost-records']:,} records lost (sequence gaps);"
+        f" errors: {pairs(errors)}",
         file=sys.stderr,
     )
     for failure in failures:

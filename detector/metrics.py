@@ -88,6 +88,29 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         (),
     ),
     "spoofwatch_sink_errors_total": ("counter", "Alert writes that failed, by sink.", ("sink",)),
+    "spoofwatch_ipfix_records_total": ("counter", "IPFIX / NetFlow v9 data records decoded.", ()),
+    "spoofwatch_ipfix_templates_total": ("counter", "Templates received (or refreshed).", ()),
+    "spoofwatch_ipfix_template_missing_total": (
+        "counter",
+        "Data sets that arrived before their template (buffered, bounded).",
+        (),
+    ),
+    "spoofwatch_ipfix_lost_records_total": (
+        "counter",
+        "Records an exporter sent that never arrived (sequence gaps).",
+        (),
+    ),
+    "spoofwatch_ipfix_errors_total": (
+        "counter",
+        "Malformed IPFIX / NetFlow v9 content, by reason.",
+        ("reason",),
+    ),
+}
+IPFIX_COUNTERS = {
+    "records": "spoofwatch_ipfix_records_total",
+    "templates": "spoofwatch_ipfix_templates_total",
+    "template-missing": "spoofwatch_ipfix_template_missing_total",
+    "lost-records": "spoofwatch_ipfix_lost_records_total",
 }
 
 
@@ -160,6 +183,12 @@ class PipelineCollector(Collector):
         )
         for sink, n in dict(self.run.sink_errors).items():
             fams["spoofwatch_sink_errors_total"].add_metric([sink], n)
+        ipfix = dict(p.decoder.ipfix.stats)
+        for key, metric in IPFIX_COUNTERS.items():
+            fams[metric].add_metric([], ipfix.get(key, 0))
+        for key, n in ipfix.items():
+            if key.startswith("error:"):
+                fams["spoofwatch_ipfix_errors_total"].add_metric([key[6:]], n)
         yield from fams.values()
 
 

@@ -128,6 +128,8 @@ class Frame:
     session: int | None = None  # ERSPAN session id
     mirror_vlan: int | None = None  # VLAN recorded in an ERSPAN header
     oam: bool = False  # a Geneve OAM packet: tunnel control traffic, not a VM's
+    flow: bool = False  # an IPFIX/NetFlow record, not a captured frame
+    origin: str | None = None  # where a flow came from (exporter/domain), for evidence
     options: tuple[tuple[int, int, bytes], ...] = ()  # Geneve option TLVs (class, type, data)
     arp: Arp | None = None
     nd: Nd | None = None
@@ -152,6 +154,7 @@ class Method(StrEnum):
     ND = "nd"
     DHCP = "dhcp"
     MANUAL = "manual"
+    FLOW = "flow"  # first-seen flows, only when bindings.learn_from_flows is on
 
 
 class Severity(StrEnum):

@@ -398,6 +398,25 @@ def geneve_rogue_dhcp() -> Capture:
     return c
 
 
+def plain_ip_change() -> Capture:
+    """The seed story on a plain SPAN of VLAN 10 (no tunnel): for inspect_untunnelled, and for
+    an IPFIX exporter (softflowd) that watches VM ports directly."""
+    c = Capture("plain-span-ip-change")
+    frames = [
+        arp(VM1, "192.168.10.10", "192.168.10.20"),
+        arp(VM2, "192.168.10.20", "192.168.10.10", op=2, dst=VM1),
+        ping(VM1, VM2, "192.168.10.10", "192.168.10.20", 1),
+        ping(VM2, VM1, "192.168.10.20", "192.168.10.10", 1, reply=True),
+        garp(VM1, "192.168.10.11"),
+        ping(VM1, VM2, "192.168.10.11", "192.168.10.20", 2),
+        ping(VM2, VM1, "192.168.10.20", "192.168.10.11", 2, reply=True),
+        ping(VM1, VM2, "192.168.10.11", "192.168.10.20", 3),
+    ]
+    for f in frames:
+        c.add(tagged(f, 10))
+    return c
+
+
 SCENARIOS = [
     geneve_ip_change,
     geneve_impersonation,
@@ -414,6 +433,7 @@ SCENARIOS = [
     geneve_vrrp,
     erspan_ip_change,
     geneve_rogue_dhcp,
+    plain_ip_change,
 ]
 
 

@@ -55,9 +55,10 @@ class TrustPolicy:
 
     gateway_macs: tuple[MacPattern, ...] = tuple(MacPattern.parse(m) for m in DEFAULT_GATEWAY_MACS)
     dhcp_servers: frozenset[PortKey] = frozenset()
+    learn_from_flows: bool = False  # flows carry no ARP: first-seen flows bind only if asked
 
     def is_gateway(self, mac: str) -> bool:
-        return any(p.matches(mac) for p in self.gateway_macs)
+        return not mac.startswith("vif:") and any(p.matches(mac) for p in self.gateway_macs)
 
     def dhcp_servers_configured(self, segment: str) -> bool:
         return any(s.segment == segment for s in self.dhcp_servers)
@@ -94,6 +95,8 @@ def learn(
             or (nd.type == NA and nd.target_lladdr == mac)
         ):
             results.append(table.learn(port, nd.target, Method.ND, evidence))
+    elif frame.flow and trust.learn_from_flows and frame.src_ip:
+        results.append(table.learn(port, frame.src_ip, Method.FLOW, evidence))
     elif frame.dhcp is not None and is_server_reply(frame):
         d = frame.dhcp
         if (

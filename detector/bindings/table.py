@@ -138,8 +138,13 @@ class BindingTable:
         if owner is not None and owner != port and method is not Method.MANUAL:
             self._discover(state, binding)
             return LearnResult(port, address, method, Outcome.CONFLICT, owner)
-        limit = {Method.ARP: self.policy.arp_binding_limit, Method.ND: self.policy.nd_binding_limit}
-        if method in limit and state.count(method) >= limit[method]:
+        limits = {
+            Method.ARP: self.policy.arp_binding_limit,
+            Method.ND: self.policy.nd_binding_limit,
+        }
+        if method is Method.FLOW:  # first-seen flows follow the ARP / ND limits of their family
+            limits[method] = limits[Method.ND if ":" in address else Method.ARP]
+        if method in limits and state.count(method) >= limits[method]:
             self._discover(state, binding)
             return LearnResult(port, address, method, Outcome.LIMIT)
         state.realized[address] = binding

@@ -8,21 +8,16 @@ decoded (its MAC is still evidence), an error in a tunnel header yields nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, ndp, udp, vxlan
+from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, link, ndp, udp, vxlan
+from detector.decoders.flows import flow_frame
+from detector.decoders.ipfix import Flow, IpfixDecoder
 from detector.errors import DecodeError
 from detector.model import (
     LINKTYPE_ETHERNET,
-    LINKTYPE_IPV4,
-    LINKTYPE_IPV6,
-    LINKTYPE_LINUX_SLL,
-    LINKTYPE_LINUX_SLL2,
-    LINKTYPE_NULL,
-    LINKTYPE_RAW,
-    LINKTYPE_RAW_BSD,
     Buffer,
     DecodeStats,
     Frame,
@@ -36,7 +31,6 @@ PROTO_UDP, PROTO_GRE, PROTO_ICMPV6 = 17, 47, 58
 # Layers whose errors mean "this tunnel packet yields no frame" (the inner frame's own layers
 # ethernet and vlan included): they propagate out of the inner decode.
 TUNNEL_LAYERS = frozenset(("geneve", "vxlan", "gre", "erspan", "tunnel", "ethernet", "vlan"))
-RAW_LINKTYPES = frozenset((LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *LINKTYPE_RAW_BSD))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +40,7 @@ class DecodeConfig:
     geneve_ports: frozenset[int] = frozenset((6081,))
     vxlan_ports: frozenset[int] = frozenset((4789, 8472))
     vxlan_gpe_ports: frozenset[int] = frozenset((4790,))
+    ipfix_ports: frozenset[int] = frozenset((4739, 2055))  # IPFIX and NetFlow v9 to a collector
     max_depth: int = 3
 
 
@@ -67,6 +62,9 @@ class Decoder:
         self.config = config or DecodeConfig()
         self.stats = stats if stats is not None else DecodeStats()
         self._debug = log.isEnabledFor(logging.DEBUG)
+        self.ipfix = IpfixDecoder()
+        self.flows: list[Frame] = []  # flow records decoded from the last record, if any
+        self.on_flow: Callable[[Flow], None] | None = None  # sees every raw record (flows cmd)
 
     def frames(self, batch: RecordBatch) -> Iterator[Frame]:
         """Yield one Frame per decodable record of the batch, in order."""
@@ -74,6 +72,12 @@ class Decoder:
             frame = self.decode_one(batch, i)
             if frame is not None:
                 yield frame
+            yield from self.take_flows()
+
+    def take_flows(self) -> list[Frame]:
+        """The flow records the last decoded record carried (an IPFIX message), once."""
+        flows, self.flows = self.flows, []
+        return flows
 
     def decode_one(self, batch: RecordBatch, i: int, count_packet: bool = True) -> Frame | None:
         """Decode record i of a batch, counting it (and any error) in the stats."""
@@ -104,43 +108,12 @@ class Decoder:
         """Decode one captured record at buf[off:end]."""
         if linktype == LINKTYPE_ETHERNET:
             return self._l2(buf, off, end, None, 0, number, ts)
-        if linktype in RAW_LINKTYPES:
-            if end - off < 1:
-                raise DecodeError("link", "truncated")
-            ethertype = {4: ETH_IPV4, 6: ETH_IPV6}.get(buf[off] >> 4)
-            if ethertype is None:
-                raise DecodeError("link", "not-ip")
-            return self._l3(buf, off, end, (None, None, ()), ethertype, None, 0, number, ts)
-        if linktype in (LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2):
-            return self._sll(buf, off, end, linktype, number, ts)
-        if linktype == LINKTYPE_NULL:
-            if end - off < 4:
-                raise DecodeError("link", "truncated")
-            family = max(
-                int.from_bytes(buf[off : off + 4], "little"),
-                int.from_bytes(buf[off : off + 4], "big"),
-            )
-            ethertype = ETH_IPV4 if family == 2 else ETH_IPV6 if family in (10, 24, 28, 30) else 0
-            return self._l3(buf, off + 4, end, (None, None, ()), ethertype, None, 0, number, ts)
-        self.stats.skipped[("link", f"linktype-{linktype}")] += 1
-        return None
-
-    def _sll(
-        self, buf: Buffer, off: int, end: int, linktype: int, number: int, ts: int
-    ) -> Frame | None:
-        # Linux cooked headers: https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html (and SLL2)
-        if linktype == LINKTYPE_LINUX_SLL:
-            size, hatype_at, halen_at, addr_at, proto_at = 16, 2, 4, 6, 14
-        else:
-            size, hatype_at, halen_at, addr_at, proto_at = 20, 8, 11, 12, 0
-        if end - off < size:
-            raise DecodeError("sll", "truncated")
-        hatype = (buf[off + hatype_at] << 8) | buf[off + hatype_at + 1]
-        halen = buf[off + halen_at + (1 if linktype == LINKTYPE_LINUX_SLL else 0)]
-        src = ethernet.mac_text(buf, off + addr_at) if hatype == 1 and halen == 6 else None
-        proto = (buf[off + proto_at] << 8) | buf[off + proto_at + 1]
-        vlans, proto, pos = ethernet.parse_tags(buf, off + size, end, proto)
-        return self._l3(buf, pos, end, (None, src, vlans), proto, None, 0, number, ts)
+        found = link.header(buf, off, end, linktype)
+        if found is None:
+            self.stats.skipped[("link", f"linktype-{linktype}")] += 1
+            return None
+        l2, ethertype, pos = found
+        return self._l3(buf, pos, end, l2, ethertype, None, 0, number, ts)
 
     def _l2(
         self,
@@ -236,6 +209,9 @@ class Decoder:
         try:
             if h.proto == PROTO_UDP:
                 sport, dport, pos, stop = udp.parse(buf, h.payload, h.end)
+                if depth == 0 and dport in cfg.ipfix_ports:
+                    self._ipfix(buf, pos, stop, h.src, number)
+                    return True, None
                 if (
                     dport in cfg.geneve_ports
                     or dport in cfg.vxlan_ports
@@ -247,10 +223,22 @@ class Decoder:
             elif h.proto == PROTO_ICMPV6 and ethertype == ETH_IPV6:
                 details["nd"] = ndp.parse(buf, h.payload, h.end)
         except DecodeError as exc:
-            if exc.layer in TUNNEL_LAYERS:
+            if exc.layer in TUNNEL_LAYERS or exc.layer in ("ipfix", "netflow9"):
                 raise
             self.stats.errors[(exc.layer, exc.reason)] += 1
         return False, None
+
+    def _ipfix(self, buf: Buffer, pos: int, stop: int, exporter: str, number: int) -> None:
+        """A message to a flow collector: its records become observations (RFC 7011)."""
+        for flow in self.ipfix.feed(bytes(buf[pos:stop]), exporter):
+            if self.on_flow is not None:
+                self.on_flow(flow)
+            frame = flow_frame(flow, number)
+            if frame is None:
+                self.stats.skipped[("ipfix", "no-port-or-source")] += 1
+            else:
+                self.flows.append(frame)
+                self.stats.frames["ipfix"] += 1
 
     def _check_depth(self, depth: int) -> None:
         if depth >= self.config.max_depth:

@@ -18,7 +18,8 @@ class BindingLimit:
         for r in obs.learned:
             if r.outcome is not Outcome.LIMIT:
                 continue
-            limit = policy.arp_binding_limit if r.method is Method.ARP else policy.nd_binding_limit
+            ipv6 = r.method is Method.ND or ":" in r.address
+            limit = policy.nd_binding_limit if ipv6 else policy.arp_binding_limit
             out.append(
                 Finding(
                     AlertKind.BINDING_LIMIT,

@@ -62,7 +62,7 @@ class Engine:
         """Inspect one frame; return the alerts it raises (after deduplication)."""
         stats = self.stats.frames
         mac = frame.src_mac
-        if frame.encap is None and not self.config.inspect_untunnelled:
+        if frame.encap is None and not frame.flow and not self.config.inspect_untunnelled:
             stats["ignored:untunnelled"] += 1
             return []
         if frame.oam:
@@ -71,12 +71,12 @@ class Engine:
         if mac is None:
             stats["ignored:no-mac"] += 1
             return []
-        if int(mac[:2], 16) & 1:
+        if not mac.startswith("vif:") and int(mac[:2], 16) & 1:
             stats["ignored:group-source-mac"] += 1
             return []
         stats["inspected"] += 1
         port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
-        evidence = Evidence(source, frame.packet, frame.ts_ns)
+        evidence = Evidence(frame.origin or source, frame.packet, frame.ts_ns)
         state = self.table.ensure(port)
         findings: list[Finding] = []
         if state is None:

@@ -77,13 +77,18 @@ class CaptureFile:
             try:
                 if magic == b"\x0a\x0d\x0d\x0a":
                     yield from pcapng.read(body, self, lambda: _position(raw))
+                elif magic[:2] == b"\x00\x0a":
+                    from detector.sources import messages
+
+                    yield from messages.read(body, self)
                 elif magic in pcap.MAGICS:
                     yield from pcap.read(body, self, lambda: _position(raw))
                 elif not magic:
                     raise CaptureError(f"{self.path}: empty file, not a capture")
                 else:
                     raise CaptureError(
-                        f"{self.path}: not a pcap or pcapng capture (starts with {magic.hex()})"
+                        f"{self.path}: not a pcap, pcapng or IPFIX message file"
+                        f" (starts with {magic.hex()})"
                     )
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise CaptureError(f"{self.path}: read failed: {exc}") from exc

@@ -165,7 +165,7 @@ class UdpTunnelSource:
 
     def _receive(self, view: memoryview) -> int:
         n, peer = self.sock.recvfrom_into(view[42:])
-        header = _outer_header(peer[0], self.local, self.port, n)
+        header = outer_header(peer[0], self.local, self.port, n)
         if header is None:
             return 0  # an IPv6 sender on a dual-stack socket: not wrapped (IPv4 only for now)
         view[:42] = header
@@ -181,7 +181,7 @@ class UdpTunnelSource:
         self.sock.close()
 
 
-def _outer_header(src: str, dst: str, dport: int, payload: int) -> bytes | None:
+def outer_header(src: str, dst: str, dport: int, payload: int) -> bytes | None:
     """Ethernet + IPv4 + UDP headers for a datagram (checksums zero: nothing verifies them)."""
     try:
         s, d = socket.inet_aton(src), socket.inet_aton(dst if dst not in ("", "0.0.0.0") else src)

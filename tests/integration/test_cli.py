@@ -82,7 +82,7 @@ def test_alerts_to_file_and_text_format(tmp_path: Path) -> None:
     ("args", "code", "message"),
     [
         (["replay", "missing.pcap"], 1, "missing.pcap: cannot open"),
-        (["replay", "README.md"], 1, "not a pcap or pcapng capture"),
+        (["replay", "README.md"], 1, "not a pcap, pcapng or IPFIX message file"),
         (["replay", "geneve-ip-change.pcap", "--config", "nope.toml"], 2, "config nope.toml"),
         (
             ["replay", "geneve-ip-change.pcap", "--alerts", "/nonexistent/dir/a.jsonl"],

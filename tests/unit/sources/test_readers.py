@@ -85,9 +85,9 @@ def test_gzip_is_transparent(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"", "empty file"),
-        (b"hello, this is text\n", "not a pcap or pcapng capture"),
+        (b"hello, this is text\n", "not a pcap, pcapng or IPFIX message file"),
         (b"\xd4\xc3\xb2\xa1\x02\x00", "file header cut short"),
-        (gzip.compress(b"not a capture either"), "not a pcap or pcapng capture"),
+        (gzip.compress(b"not a capture either"), "not a pcap, pcapng or IPFIX message file"),
         (b"\x1f\x8b\x08\x00garbage", "bad.pcap: corrupt gzip stream"),
     ],
 )

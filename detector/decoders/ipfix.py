@@ -1,0 +1,313 @@
+"""IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) messages, with the template cache they need.
+
+Every field is hostile until checked: set and record lengths are bounded by the message,
+template IDs must be ≥ 256, field counts and the template cache are capped per exporter,
+variable-length encodings (RFC 7011 §7) must fit, and data sets that arrive before their
+template are buffered (bounded) and decoded when it comes (data may precede templates in one
+message). Withdrawals (§8.1) remove one template or all. Sequence numbers (§3.1) count data
+records modulo 2^32; the records a gap skipped are counted as lost.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.decoders.ipfix_elements import V9_SCOPE, compile_fixed, decode_value, name_of
+from detector.errors import DecodeError
+
+Field = tuple[int, int, int]  # (enterprise, element id, length; 65535 = variable)
+MAX_TEMPLATES_PER_EXPORTER = 1024
+MAX_FIELDS = 256
+MAX_PENDING_SETS = 64  # data sets waiting for a template, per exporter and domain
+VARIABLE = 0xFFFF
+
+
+@dataclass(slots=True)
+class Session:
+    """What one (exporter, observation domain) has told us."""
+
+    templates: OrderedDict[int, tuple[Field, ...]] = field(default_factory=OrderedDict)
+    pending: list[tuple[int, bytes, int, int]] = field(default_factory=list)  # id, set, ts, seq
+    next_seq: int | None = None
+
+
+@dataclass(slots=True)
+class Flow:
+    """One decoded flow record: element name → value, and where it came from."""
+
+    exporter: str
+    domain: int
+    export_time: int  # seconds since the epoch, from the message header
+    values: dict[str, Any]
+
+
+class IpfixDecoder:
+    """Decode messages from many exporters; templates are kept per (exporter, domain)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, int], Session] = {}
+        self.compiled: dict[tuple[Field, ...], Any] = {}  # fixed-length templates, compiled
+        self.stats: Counter[str] = Counter()  # records, templates, template-missing, lost, …
+
+    def feed(self, message: bytes, exporter: str) -> list[Flow]:
+        """Decode one message (one UDP payload); raise DecodeError if it is not one at all."""
+        if len(message) < 4:
+            raise DecodeError("ipfix", "truncated")
+        version = (message[0] << 8) | message[1]
+        if version == 10:
+            return self._ipfix(message, exporter)
+        if version == 9:
+            return self._v9(message, exporter)
+        raise DecodeError("ipfix", "bad-version")
+
+    # --- RFC 7011 ------------------------------------------------------------------------
+    def _ipfix(self, msg: bytes, exporter: str) -> list[Flow]:
+        if len(msg) < 16:
+            raise DecodeError("ipfix", "truncated")
+        length, export_time, seq, domain = struct.unpack_from("!HIII", msg, 2)
+        if length < 16 or length > len(msg):
+            raise DecodeError("ipfix", "bad-message-length")
+        session = self._session(exporter, domain)
+        flows: list[Flow] = []
+        pos = 16
+        while pos + 4 <= length:
+            set_id, set_len = struct.unpack_from("!HH", msg, pos)
+            if set_len < 4 or pos + set_len > length:
+                self.stats["error:bad-set-length"] += 1
+                break  # the rest of the message cannot be trusted
+            body = msg[pos + 4 : pos + set_len]
+            if set_id in (2, 3):
+                self._templates(session, body, set_id, ipfix=True)
+            elif set_id >= 256:
+                flows += self._data(session, set_id, body, exporter, domain, export_time, True)
+            else:
+                self.stats["error:reserved-set-id"] += 1
+            pos += set_len
+        self._sequence(session, seq, len(flows))
+        return flows + self.replay_pending(exporter, domain)
+
+    def _templates(self, session: Session, body: bytes, set_id: int, ipfix: bool) -> None:
+        pos = 0
+        while len(body) - pos >= 4:
+            tid, count = struct.unpack_from("!HH", body, pos)
+            pos += 4
+            if count == 0:  # a withdrawal (RFC 7011 §8.1): one template, or all of them
+                if not ipfix:
+                    self.stats["error:empty-template"] += 1
+                elif tid == set_id:
+                    session.templates.clear()
+                elif session.templates.pop(tid, None) is None:
+                    self.stats["error:withdraw-unknown-template"] += 1
+                continue
+            if tid < 256:
+                self.stats["error:template-id-below-256"] += 1
+                return
+            scope = 0
+            if set_id in (3, 1):
+                if len(body) - pos < 2:
+                    self.stats["error:truncated-template"] += 1
+                    return
+                scope = struct.unpack_from("!H", body, pos)[0]
+                pos += 2
+                if scope == 0 or scope > count:
+                    self.stats["error:bad-scope-count"] += 1
+                    return
+            if count > MAX_FIELDS:
+                self.stats["error:too-many-fields"] += 1
+                return
+            fields, pos = self._fields(body, pos, count, ipfix)
+            if fields is None:
+                return
+            self._store(session, tid, fields)
+
+    def _fields(self, body: bytes, pos: int, count: int, ipfix: bool) -> tuple[Any, int]:
+        fields: list[Field] = []
+        for _ in range(count):
+            if len(body) - pos < 4:
+                self.stats["error:truncated-template"] += 1
+                return None, pos
+            ie, flen = struct.unpack_from("!HH", body, pos)
+            pos += 4
+            enterprise = 0
+            if ipfix and ie & 0x8000:
+                if len(body) - pos < 4:
+                    self.stats["error:enterprise-number-missing"] += 1
+                    return None, pos
+                enterprise = struct.unpack_from("!I", body, pos)[0]
+                pos += 4
+                ie &= 0x7FFF
+            if flen == VARIABLE and not ipfix:  # v9 has no variable-length fields
+                self.stats["error:bad-field-length"] += 1
+                return None, pos
+            fields.append((enterprise, ie, flen))
+        return tuple(fields), pos
+
+    def _store(self, session: Session, tid: int, fields: tuple[Field, ...]) -> None:
+        if tid not in session.templates and len(session.templates) >= MAX_TEMPLATES_PER_EXPORTER:
+            session.templates.popitem(last=False)
+            self.stats["templates-evicted"] += 1
+        session.templates[tid] = fields
+        session.templates.move_to_end(tid)
+        self.stats["templates"] += 1
+
+    def _data(
+        self,
+        session: Session,
+        tid: int,
+        body: bytes,
+        exporter: str,
+        domain: int,
+        ts: int,
+        ipfix: bool,
+    ) -> list[Flow]:
+        fields = session.templates.get(tid)
+        if fields is None:
+            self.stats["template-missing"] += 1
+            if len(session.pending) < MAX_PENDING_SETS:
+                session.pending.append((tid, bytes(body), ts, int(ipfix)))
+            else:
+                self.stats["pending-dropped"] += 1
+            return []
+        if all(f[2] != VARIABLE for f in fields):
+            return self._fixed(fields, body, exporter, domain, ts)
+        flows = []
+        minimum = sum(1 if f[2] == VARIABLE else f[2] for f in fields)
+        pos = 0
+        while len(body) - pos >= max(minimum, 1):
+            start = pos
+            values, pos = self._record(body, pos, fields)
+            if values is None or pos == start:  # a record of zero-length fields cannot advance
+                break
+            flows.append(Flow(exporter, domain, ts, values))
+        if any(body[pos:]):
+            self.stats["error:nonzero-padding"] += 1
+        self.stats["records"] += len(flows)
+        return flows
+
+    def _fixed(
+        self, fields: tuple[Field, ...], body: bytes, exporter: str, domain: int, ts: int
+    ) -> list[Flow]:
+        """Records of a fixed-length template: one precompiled struct, no per-field walk."""
+        compiled = self.compiled.get(fields)
+        if compiled is None:
+            if len(self.compiled) >= 4 * MAX_TEMPLATES_PER_EXPORTER:
+                self.compiled.clear()
+            compiled = self.compiled[fields] = compile_fixed(fields)
+        layout, names, convs = compiled
+        if layout.size == 0:
+            self.stats["error:empty-record"] += 1
+            return []
+        whole = len(body) // layout.size * layout.size
+        if any(body[whole:]):
+            self.stats["error:nonzero-padding"] += 1
+        special = [(i, c) for i, c in enumerate(convs) if c is not None]
+        flows = []
+        for row in layout.iter_unpack(body[:whole]):
+            if special:
+                row = list(row)
+                for i, conv in special:
+                    row[i] = conv(row[i])
+            flows.append(Flow(exporter, domain, ts, dict(zip(names, row, strict=True))))
+        self.stats["records"] += len(flows)
+        return flows
+
+    def _record(self, body: bytes, pos: int, fields: tuple[Field, ...]) -> tuple[Any, int]:
+        values: dict[str, Any] = {}
+        for enterprise, ie, flen in fields:
+            if flen == VARIABLE:  # RFC 7011 §7: one length byte, or 255 and two more
+                if pos >= len(body):
+                    self.stats["error:truncated-record"] += 1
+                    return None, pos
+                flen, pos = body[pos], pos + 1
+                if flen == 255:
+                    if len(body) - pos < 2:
+                        self.stats["error:bad-variable-length"] += 1
+                        return None, pos
+                    flen, pos = struct.unpack_from("!H", body, pos)[0], pos + 2
+            if len(body) - pos < flen:
+                self.stats["error:bad-variable-length" if flen else "error:truncated-record"] += 1
+                return None, pos
+            name = name_of(enterprise, ie)
+            if name in values:  # an element may repeat in a template (RFC 7011 §3.4.1)
+                name = f"{name}#{sum(k.split('#')[0] == name for k in values) + 1}"
+            values[name] = decode_value(enterprise, ie, body[pos : pos + flen])
+            pos += flen
+        return values, pos
+
+    def _session(self, exporter: str, domain: int) -> Session:
+        key = (exporter, domain)
+        session = self.sessions.get(key)
+        if session is None:
+            if len(self.sessions) >= 4 * MAX_TEMPLATES_PER_EXPORTER:
+                self.sessions.pop(next(iter(self.sessions)))
+                self.stats["sessions-evicted"] += 1
+            session = self.sessions[key] = Session()
+        return session
+
+    def _sequence(self, session: Session, seq: int, records: int) -> None:
+        if session.next_seq is not None and seq != session.next_seq:
+            gap = (seq - session.next_seq) % (1 << 32)
+            if gap < (1 << 31):  # behind is a reordered message, not a loss
+                self.stats["lost-records"] += gap
+            self.stats["sequence-gaps"] += 1
+        session.next_seq = (seq + records) % (1 << 32)
+
+    def replay_pending(self, exporter: str, domain: int) -> list[Flow]:
+        """Decode buffered data sets whose template has arrived since (called after a message)."""
+        session = self.sessions.get((exporter, domain))
+        if session is None or not session.pending:
+            return []
+        waiting, session.pending = session.pending, []
+        flows: list[Flow] = []
+        for tid, body, ts, ipfix in waiting:
+            if tid in session.templates:
+                self.stats["template-missing-resolved"] += 1
+                flows += self._data(session, tid, body, exporter, domain, ts, bool(ipfix))
+            else:
+                session.pending.append((tid, body, ts, ipfix))
+        return flows
+
+    # --- RFC 3954 ------------------------------------------------------------------------
+    def _v9(self, msg: bytes, exporter: str) -> list[Flow]:
+        if len(msg) < 20:
+            raise DecodeError("netflow9", "truncated")
+        _count, _uptime, unix_secs, _seq, source_id = struct.unpack_from("!HIIII", msg, 2)
+        session = self._session(exporter, source_id)
+        flows: list[Flow] = []
+        pos = 20
+        while pos + 4 <= len(msg):
+            set_id, set_len = struct.unpack_from("!HH", msg, pos)
+            if set_len < 4 or pos + set_len > len(msg):
+                self.stats["error:bad-set-length"] += 1
+                break
+            body = msg[pos + 4 : pos + set_len]
+            if set_id == 0:
+                self._templates(session, body, 0, ipfix=False)
+            elif set_id == 1:
+                self._v9_options(session, body)
+            elif set_id >= 256:
+                flows += self._data(session, set_id, body, exporter, source_id, unix_secs, False)
+            pos += set_len
+        return flows + self.replay_pending(exporter, source_id)
+
+    def _v9_options(self, session: Session, body: bytes) -> None:
+        """Options templates (RFC 3954 §6.1): scope and option lengths are in bytes."""
+        if len(body) < 6:
+            self.stats["error:truncated-template"] += 1
+            return
+        tid, scope_len, opt_len = struct.unpack_from("!HHH", body, 0)
+        if tid < 256 or scope_len % 4 or opt_len % 4 or 6 + scope_len + opt_len > len(body):
+            self.stats["error:bad-options-template"] += 1
+            return
+        count = (scope_len + opt_len) // 4
+        fields, _ = self._fields(body, 6, count, ipfix=False)
+        if fields is not None:  # scope fields have their own type space (System, Interface, …)
+            scopes = scope_len // 4
+            fields = tuple(
+                (V9_SCOPE, ie, n) if i < scopes else (e, ie, n)
+                for i, (e, ie, n) in enumerate(fields)
+            )
+            self._store(session, tid, fields)
