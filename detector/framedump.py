@@ -7,12 +7,13 @@ import csv
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from detector.config import Config
 from detector.decoders import Decoder
 from detector.errors import CaptureError
-from detector.model import DecodeStats, Frame, rfc3339
+from detector.model import DecodeStats, Frame, RecordBatch, rfc3339
 from detector.summary import pairs
 
 CSV_COLUMNS = [
@@ -64,6 +65,24 @@ def frame_to_dict(f: Frame, source: str) -> dict[str, Any]:
     return d
 
 
+def _each_batch(paths: list[str], failures: list[str]) -> Iterator[RecordBatch]:
+    """The batches of every capture in turn; an unreadable one is noted and skipped."""
+    from detector.sources import CaptureFile
+
+    for path in paths:
+        try:
+            yield from CaptureFile(path).batches()
+        except CaptureError as exc:
+            failures.append(str(exc))
+
+
+def _finish(summary: str, failures: list[str]) -> int:
+    print(summary, file=sys.stderr)
+    for failure in failures:
+        print(f"spoofwatch: error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     """Decode every capture to stdout; summary and failures on stderr."""
     stats = DecodeStats()
@@ -71,38 +90,27 @@ def run(args: argparse.Namespace, config: Config) -> int:
     writer = csv.writer(sys.stdout) if args.format == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
-    failures = []
-    from detector.sources import CaptureFile
-
-    for path in args.captures:
-        try:
-            for batch in CaptureFile(path).batches():
-                lines = []
-                for frame in decoder.frames(batch):
-                    d = frame_to_dict(frame, path)
-                    if writer is not None:
-                        d["vlan"] = ".".join(map(str, d["vlan"]))
-                        writer.writerow([d[c] for c in CSV_COLUMNS])
-                    else:
-                        lines.append(json.dumps(d, separators=(",", ":")))
-                if lines:
-                    sys.stdout.write("\n".join(lines) + "\n")
-        except CaptureError as exc:
-            failures.append(str(exc))
-    print(
+    failures: list[str] = []
+    for batch in _each_batch(args.captures, failures):
+        lines = []
+        for frame in decoder.frames(batch):
+            d = frame_to_dict(frame, batch.source)
+            if writer is not None:
+                d["vlan"] = ".".join(map(str, d["vlan"]))
+                writer.writerow([d[c] for c in CSV_COLUMNS])
+            else:
+                lines.append(json.dumps(d, separators=(",", ":")))
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+    return _finish(
         f"spoofwatch decode: {stats.packets:,} packets; frames by encapsulation:"
         f" {pairs(stats.frames)}; decode errors: {pairs(stats.errors)}",
-        file=sys.stderr,
+        failures,
     )
-    for failure in failures:
-        print(f"spoofwatch: error: {failure}", file=sys.stderr)
-    return 1 if failures else 0
 
 
 def run_flows(args: argparse.Namespace, config: Config) -> int:
     """`spoofwatch flows`: every IPFIX / NetFlow v9 record, all elements, one JSON line each."""
-    from detector.sources import CaptureFile
-
     decoder = Decoder(config.decode, DecodeStats())
     out: list[str] = []
 
@@ -119,26 +127,18 @@ def run_flows(args: argparse.Namespace, config: Config) -> int:
         )
 
     decoder.on_flow = keep
-    failures = []
-    for path in args.captures:
-        try:
-            for batch in CaptureFile(path).batches():
-                for _ in decoder.frames(batch):
-                    pass
-                if out:
-                    sys.stdout.write("\n".join(out) + "\n")
-                    out.clear()
-        except CaptureError as exc:
-            failures.append(str(exc))
+    failures: list[str] = []
+    for batch in _each_batch(args.captures, failures):
+        for _ in decoder.frames(batch):
+            pass
+        if out:
+            sys.stdout.write("\n".join(out) + "\n")
+            out.clear()
     stats = decoder.ipfix.stats
     errors = Counter({k[6:]: n for k, n in stats.items() if k.startswith("error:")})
-    print(
+    return _finish(
         f"spoofwatch flows: {stats['records']:,} records, {stats['templates']:,} templates,"
         f" {stats['template-missing']:,} data sets before their template,"
-        f" {stats['lost-records']:,} records lost (sequence gaps);"
-        f" errors: {pairs(errors)}",
-        file=sys.stderr,
+        f" {stats['lost-records']:,} records lost (sequence gaps); errors: {pairs(errors)}",
+        failures,
     )
-    for failure in failures:
-        print(f"spoofwatch: error: {failure}", file=sys.stderr)
-    return 1 if failures else 0

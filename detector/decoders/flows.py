@@ -17,6 +17,11 @@ SEGMENT_TYPES = {0x01: "vxlan", 0x07: "geneve"}
 ACCESS_PORT = 0x02  # ingressInterfaceAttr: ingressInterface is the port a VM is attached to
 
 
+def _first(values: dict[str, object], names: tuple[str, ...]) -> str | None:
+    """The first of these elements present as text (an address)."""
+    return next((v for k in names if isinstance(v := values.get(k), str)), None)
+
+
 def flow_frame(flow: Flow, number: int) -> Frame | None:
     """The observation a flow record makes, or None when it names no port or no source."""
     v = flow.values
