@@ -77,7 +77,7 @@ class Daemon:
         self.counters = RunCounters()
         run = self.config.run
         self.store = BindingStore(run.state_path, reset=reset_state) if run.state_path else None
-        self.sink = JsonlSink(self.config.alerts_path)
+        self.sink = JsonlSink(self.config.alerts_path, append=True)
         self.pipeline = Pipeline(self.config, self.sink)
         if self.store is not None:
             restored = self.store.load_into(self.pipeline.table)
@@ -143,6 +143,8 @@ class Daemon:
         table = self.pipeline.table
         table.policy = new.policy
         engine = Engine(table, new.trust, new.engine)
+        old = self.pipeline.engine
+        engine.tallies, engine.stats = old.tallies, old.stats  # no re-alerts, no counter resets
         self.pipeline.engine = engine
         self.pipeline.decoder.config = new.decode
         self.pipeline.batches = BatchPath(self.pipeline.decoder, engine)
@@ -151,6 +153,10 @@ class Daemon:
         ):
             log.warning("source, metrics and state settings change only on restart")
         setup_logging(new.run.log_format, new.run.log_level)
+        try:
+            self.sink.reopen()  # logrotate: SIGHUP after moving the alerts file away
+        except SinkError as exc:
+            log.error("%s", exc)
         self.config = new
         log.info("configuration reloaded from %s", self.config_path)
 

@@ -64,14 +64,25 @@ class JsonlSink:
 
     name = "jsonl"
 
-    def __init__(self, path: str = "-") -> None:
+    def __init__(self, path: str = "-", append: bool = False) -> None:
         self.path = path
+        self.mode = "a" if append else "w"  # a daemon appends: a restart keeps the history
+        self._out: IO[str] = self._open()
+
+    def _open(self) -> IO[str]:
+        if self.path == "-":
+            return sys.stdout
         try:
-            self._out: IO[str] = (
-                sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
-            )
+            return open(self.path, self.mode, encoding="utf-8")
         except OSError as exc:
-            raise SinkError(f"alerts file {path}: {exc.strerror}") from exc
+            raise SinkError(f"alerts file {self.path}: {exc.strerror}") from exc
+
+    def reopen(self) -> None:
+        """Open the path again (after logrotate moved it away); appends from now on."""
+        if self.path != "-":
+            self._out.close()
+            self.mode = "a"
+            self._out = self._open()
 
     @staticmethod
     def render(alert: Alert) -> str:

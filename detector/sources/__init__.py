@@ -52,6 +52,8 @@ class CaptureFile:
 
     def _open(self) -> tuple[BinaryIO, BinaryIO]:
         if self.path == "-":
+            if sys.stdin.isatty():
+                raise CaptureError("-: standard input is a terminal; pipe a capture into it")
             raw: BinaryIO = sys.stdin.buffer
         else:
             try:

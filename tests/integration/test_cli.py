@@ -148,3 +148,24 @@ def test_help_teaches() -> None:
     assert result.returncode == 0
     for word in ("replay", "decode", "check-config", "examples:", "exit status"):
         assert word in result.stdout
+
+
+def test_stdin_that_is_a_terminal_is_refused_not_waited_on() -> None:
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "detector", "replay", "-"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=PCAPS,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert result.returncode == 1
+    assert "standard input is a terminal; pipe a capture into it" in result.stderr

@@ -83,18 +83,20 @@ def test_promtool_accepts_the_exposition(daemon) -> None:  # type: ignore[no-unt
 
 def test_kill_9_loses_no_binding_and_restores_them(daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc, udp, http, cfg = daemon
-    send(SEED[:8], udp)  # both VMs learned, nothing alarming yet
-    wait_for(lambda: (metric(scrape(http), "spoofwatch_bindings") or 0) == 2, what="bindings")
+    send(SEED, udp)  # both VMs learned, and vm1's change alerted
+    wait_for(lambda: len(alerts(tmp_path)) == 2, what="alerts before the crash")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = export(tmp_path)
     assert before.count("\n") == 3  # header and two bindings
+    history = (tmp_path / "alerts.jsonl").read_text()
     again = start(cfg)
     try:
         wait_for(lambda: metrics_up(http), what="the restarted endpoint")
         assert export(tmp_path) == before
-        send(SEED[8:], udp)  # the IP change after the restart is judged by restored bindings
-        wait_for(lambda: len(alerts(tmp_path)) == 2, what="alerts after restart")
+        send(SEED[8:], udp)  # the change again, judged by the restored bindings
+        wait_for(lambda: len(alerts(tmp_path)) == 4, what="alerts after restart")
+        assert (tmp_path / "alerts.jsonl").read_text().startswith(history)  # appended
         found = alerts(tmp_path)[-1]
         assert found["kind"] == "unbound-source"
         assert found["bindings"][0]["restored"] is True
@@ -123,7 +125,7 @@ def test_corrupt_state_stops_start_up_unless_reset(tmp_path: Path) -> None:
         assert proc.wait(timeout=10) == 0
 
 
-def test_sighup_keeps_running_config_when_new_one_is_invalid(daemon) -> None:  # type: ignore[no-untyped-def]
+def test_sighup_keeps_running_config_when_new_one_is_invalid(daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc, udp, http, cfg = daemon
     good = cfg.read_text()
     cfg.write_text(good + "[bindings]\narp_binding_limit = 0\n")
