@@ -15,14 +15,19 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.decoders.ipfix_elements import V9_SCOPE, compile_fixed, decode_value, name_of
+from detector.decoders import ipfix_records as records
+from detector.decoders.ipfix_elements import V9_SCOPE
+from detector.decoders.ipfix_records import VARIABLE, Field
 from detector.errors import DecodeError
 
-Field = tuple[int, int, int]  # (enterprise, element id, length; 65535 = variable)
 MAX_TEMPLATES_PER_EXPORTER = 1024
 MAX_FIELDS = 256
 MAX_PENDING_SETS = 64  # data sets waiting for a template, per exporter and domain
-VARIABLE = 0xFFFF
+# Whatever senders claim to be (exporter addresses and domains are free to invent), all of it
+# together stays bounded: sessions, templates and buffered data across every session.
+MAX_SESSIONS = 1024
+MAX_TEMPLATES_TOTAL = 16384
+MAX_PENDING_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -50,6 +55,8 @@ class IpfixDecoder:
     def __init__(self) -> None:
         self.sessions: dict[tuple[str, int], Session] = {}
         self.compiled: dict[tuple[Field, ...], Any] = {}  # fixed-length templates, compiled
+        self.template_total = 0
+        self.pending_bytes = 0
         self.stats: Counter[str] = Counter()  # records, templates, template-missing, lost, …
 
     def feed(self, message: bytes, exporter: str) -> list[Flow]:
@@ -98,9 +105,12 @@ class IpfixDecoder:
                 if not ipfix:
                     self.stats["error:empty-template"] += 1
                 elif tid == set_id:
+                    self.template_total -= len(session.templates)
                     session.templates.clear()
                 elif session.templates.pop(tid, None) is None:
                     self.stats["error:withdraw-unknown-template"] += 1
+                else:
+                    self.template_total -= 1
                 continue
             if tid < 256:
                 self.stats["error:template-id-below-256"] += 1
@@ -146,9 +156,15 @@ class IpfixDecoder:
         return tuple(fields), pos
 
     def _store(self, session: Session, tid: int, fields: tuple[Field, ...]) -> None:
-        if tid not in session.templates and len(session.templates) >= MAX_TEMPLATES_PER_EXPORTER:
-            session.templates.popitem(last=False)
-            self.stats["templates-evicted"] += 1
+        if tid not in session.templates:
+            if len(session.templates) >= MAX_TEMPLATES_PER_EXPORTER:
+                session.templates.popitem(last=False)
+                self.stats["templates-evicted"] += 1
+            elif self.template_total >= MAX_TEMPLATES_TOTAL:
+                self.stats["error:template-cache-full"] += 1
+                return
+            else:
+                self.template_total += 1
         session.templates[tid] = fields
         session.templates.move_to_end(tid)
         self.stats["templates"] += 1
@@ -166,83 +182,28 @@ class IpfixDecoder:
         fields = session.templates.get(tid)
         if fields is None:
             self.stats["template-missing"] += 1
-            if len(session.pending) < MAX_PENDING_SETS:
+            fits = self.pending_bytes + len(body) <= MAX_PENDING_BYTES
+            if len(session.pending) < MAX_PENDING_SETS and fits:
                 session.pending.append((tid, bytes(body), ts, int(ipfix)))
+                self.pending_bytes += len(body)
             else:
                 self.stats["pending-dropped"] += 1
             return []
         if all(f[2] != VARIABLE for f in fields):
-            return self._fixed(fields, body, exporter, domain, ts)
-        flows = []
-        minimum = sum(1 if f[2] == VARIABLE else f[2] for f in fields)
-        pos = 0
-        while len(body) - pos >= max(minimum, 1):
-            start = pos
-            values, pos = self._record(body, pos, fields)
-            if values is None or pos == start:  # a record of zero-length fields cannot advance
-                break
-            flows.append(Flow(exporter, domain, ts, values))
-        if any(body[pos:]):
-            self.stats["error:nonzero-padding"] += 1
-        self.stats["records"] += len(flows)
-        return flows
-
-    def _fixed(
-        self, fields: tuple[Field, ...], body: bytes, exporter: str, domain: int, ts: int
-    ) -> list[Flow]:
-        """Records of a fixed-length template: one precompiled struct, no per-field walk."""
-        compiled = self.compiled.get(fields)
-        if compiled is None:
-            if len(self.compiled) >= 4 * MAX_TEMPLATES_PER_EXPORTER:
-                self.compiled.clear()
-            compiled = self.compiled[fields] = compile_fixed(fields)
-        layout, names, convs = compiled
-        if layout.size == 0:
-            self.stats["error:empty-record"] += 1
-            return []
-        whole = len(body) // layout.size * layout.size
-        if any(body[whole:]):
-            self.stats["error:nonzero-padding"] += 1
-        special = [(i, c) for i, c in enumerate(convs) if c is not None]
-        flows = []
-        for row in layout.iter_unpack(body[:whole]):
-            if special:
-                row = list(row)
-                for i, conv in special:
-                    row[i] = conv(row[i])
-            flows.append(Flow(exporter, domain, ts, dict(zip(names, row, strict=True))))
-        self.stats["records"] += len(flows)
-        return flows
-
-    def _record(self, body: bytes, pos: int, fields: tuple[Field, ...]) -> tuple[Any, int]:
-        values: dict[str, Any] = {}
-        for enterprise, ie, flen in fields:
-            if flen == VARIABLE:  # RFC 7011 §7: one length byte, or 255 and two more
-                if pos >= len(body):
-                    self.stats["error:truncated-record"] += 1
-                    return None, pos
-                flen, pos = body[pos], pos + 1
-                if flen == 255:
-                    if len(body) - pos < 2:
-                        self.stats["error:bad-variable-length"] += 1
-                        return None, pos
-                    flen, pos = struct.unpack_from("!H", body, pos)[0], pos + 2
-            if len(body) - pos < flen:
-                self.stats["error:bad-variable-length" if flen else "error:truncated-record"] += 1
-                return None, pos
-            name = name_of(enterprise, ie)
-            if name in values:  # an element may repeat in a template (RFC 7011 §3.4.1)
-                name = f"{name}#{sum(k.split('#')[0] == name for k in values) + 1}"
-            values[name] = decode_value(enterprise, ie, body[pos : pos + flen])
-            pos += flen
-        return values, pos
+            rows = records.fixed(fields, body, self.compiled, self.stats)
+        else:
+            rows = records.variable(fields, body, self.stats)
+        self.stats["records"] += len(rows)
+        return [Flow(exporter, domain, ts, values) for values in rows]
 
     def _session(self, exporter: str, domain: int) -> Session:
         key = (exporter, domain)
         session = self.sessions.get(key)
         if session is None:
-            if len(self.sessions) >= 4 * MAX_TEMPLATES_PER_EXPORTER:
-                self.sessions.pop(next(iter(self.sessions)))
+            if len(self.sessions) >= MAX_SESSIONS:
+                gone = self.sessions.pop(next(iter(self.sessions)))
+                self.template_total -= len(gone.templates)
+                self.pending_bytes -= sum(len(p[1]) for p in gone.pending)
                 self.stats["sessions-evicted"] += 1
             session = self.sessions[key] = Session()
         return session
@@ -263,11 +224,13 @@ class IpfixDecoder:
         waiting, session.pending = session.pending, []
         flows: list[Flow] = []
         for tid, body, ts, ipfix in waiting:
+            self.pending_bytes -= len(body)
             if tid in session.templates:
                 self.stats["template-missing-resolved"] += 1
                 flows += self._data(session, tid, body, exporter, domain, ts, bool(ipfix))
             else:
                 session.pending.append((tid, body, ts, ipfix))
+                self.pending_bytes += len(body)
         return flows
 
     # --- RFC 3954 ------------------------------------------------------------------------

@@ -204,3 +204,21 @@ def test_mutated_messages_raise_only_decode_error(flips: list[tuple[int, int]]) 
             flow_frame(flow, 1)
     except DecodeError:
         pass
+
+
+def test_memory_stays_bounded_whatever_senders_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invented exporters and domains cannot grow sessions, templates or buffered data."""
+    monkeypatch.setattr(ipx, "MAX_SESSIONS", 16)
+    monkeypatch.setattr(ipx, "MAX_TEMPLATES_TOTAL", 40)
+    monkeypatch.setattr(ipx, "MAX_PENDING_BYTES", 4096)
+    d = IpfixDecoder()
+    for i in range(500):
+        exporter, domain = f"10.0.{i // 250}.{i % 250}", i
+        templates = b"".join(struct.pack("!HHHH", 256 + t, 1, 8, 4) for t in range(5))
+        d.feed(message(ipfix_set(2, templates), domain=domain), exporter)
+        d.feed(message(ipfix_set(999, bytes(400)), domain=domain), exporter)  # no template
+    assert len(d.sessions) <= 16
+    assert d.template_total == sum(len(s.templates) for s in d.sessions.values()) <= 40
+    assert d.pending_bytes == sum(len(p[1]) for s in d.sessions.values() for p in s.pending)
+    assert d.pending_bytes <= 4096
+    assert d.stats["error:template-cache-full"] > 0 and d.stats["pending-dropped"] > 0
