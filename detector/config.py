@@ -136,7 +136,7 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
         nd_binding_limit=bnd.get("nd_binding_limit", 3),
         trust_on_first_use=bnd.get("trust_on_first_use", True),
         binding_timeout_ns=bnd.get("binding_timeout_seconds", 600) * NS,
-        max_ports=bnd.get("max_ports", 1_000_000),
+        max_ports=bnd.get("max_ports", BindingPolicy().max_ports),
         max_discovered_per_port=bnd.get("max_discovered_per_port", 16),
     )
     trust = TrustPolicy(
