@@ -63,6 +63,7 @@ class Decoder:
         self.stats = stats if stats is not None else DecodeStats()
         self._debug = log.isEnabledFor(logging.DEBUG)
         self.ipfix = IpfixDecoder()
+        self.source = ""  # the capture being decoded, for debug messages
         self.flows: list[Frame] = []  # flow records decoded from the last record, if any
         self.on_flow: Callable[[Flow], None] | None = None  # sees every raw record (flows cmd)
 
@@ -88,19 +89,29 @@ class Decoder:
         off = int(batch.offsets[i])
         end = off + int(batch.caplens[i])
         number = batch.first_number + i
+        self.source = batch.source
         try:
             frame = self.record(
                 batch.buf, off, end, int(batch.linktypes[i]), number, int(batch.ts_ns[i])
             )
         except DecodeError as exc:
-            stats.errors[(exc.layer, exc.reason)] += 1
-            if self._debug:
-                first = batch.buf[off : min(end, off + 64)].hex()
-                log.debug("%s packet %d: %s; first bytes %s", batch.source, number, exc, first)
+            self._error(exc, batch.buf, off, number)
             return None
         if frame is not None:
             stats.frames[frame.encap or "none"] += 1
         return frame
+
+    def _error(self, exc: DecodeError, buf: Buffer, off: int, number: int) -> None:
+        """Count a malformed packet by (layer, reason); at debug level, show its first bytes."""
+        self.stats.errors[(exc.layer, exc.reason)] += 1
+        if self._debug:
+            log.debug(
+                "%s packet %d: %s; first bytes at the bad layer's start %s",
+                self.source,
+                number,
+                exc,
+                bytes(buf[off : off + 64]).hex(),
+            )
 
     def record(
         self, buf: Buffer, off: int, end: int, linktype: int, number: int, ts: int
@@ -150,7 +161,7 @@ class Decoder:
             elif ethertype == ETH_ARP:
                 details["arp"] = arp.parse(buf, off, end)
         except DecodeError as exc:
-            self.stats.errors[(exc.layer, exc.reason)] += 1
+            self._error(exc, buf, off, number)
         if header is not None and header.later_fragment:
             layer = "ipv4" if ethertype == ETH_IPV4 else "ipv6"
             self.stats.skipped[(layer, "later-fragment")] += 1
@@ -225,7 +236,7 @@ class Decoder:
         except DecodeError as exc:
             if exc.layer in TUNNEL_LAYERS or exc.layer in ("ipfix", "netflow9"):
                 raise
-            self.stats.errors[(exc.layer, exc.reason)] += 1
+            self._error(exc, buf, h.payload, number)
         return False, None
 
     def _ipfix(self, buf: Buffer, pos: int, stop: int, exporter: str, number: int) -> None:

@@ -169,3 +169,10 @@ def test_stdin_that_is_a_terminal_is_refused_not_waited_on() -> None:
         os.close(terminal)
     assert result.returncode == 1
     assert "standard input is a terminal; pipe a capture into it" in result.stderr
+
+
+def test_debug_log_shows_the_first_bytes_of_a_malformed_packet() -> None:
+    result = spoofwatch("--log-level", "debug", "decode", "geneve-malformed-between-good.pcap")
+    lines = [line for line in result.stderr.splitlines() if "first bytes" in line]
+    assert len(lines) == 5  # every one of the five malformed packets
+    assert "packet 2: geneve: bad-version; first bytes 525400100002" in lines[0]
