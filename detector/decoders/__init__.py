@@ -106,7 +106,7 @@ class Decoder:
         self.stats.errors[(exc.layer, exc.reason)] += 1
         if self._debug:
             log.debug(
-                "%s packet %d: %s; first bytes at the bad layer's start %s",
+                "%s packet %d: %s; first bytes %s",
                 self.source,
                 number,
                 exc,
