@@ -45,8 +45,8 @@ class MacPattern:
             raise ValueError(f"prefix length of {text!r} must be 1..48")
         return cls(_mac_int(normalize_mac(mac)) >> (48 - n), n)
 
-    def matches(self, mac: str) -> bool:
-        return _mac_int(mac) >> (48 - self.bits) == self.value
+    def matches(self, mac: int) -> bool:
+        return mac >> (48 - self.bits) == self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,10 @@ class TrustPolicy:
     learn_from_flows: bool = False  # flows carry no ARP: first-seen flows bind only if asked
 
     def is_gateway(self, mac: str) -> bool:
-        return not mac.startswith("vif:") and any(p.matches(mac) for p in self.gateway_macs)
+        if mac.startswith("vif:"):
+            return False
+        value = _mac_int(mac)
+        return any(p.matches(value) for p in self.gateway_macs)
 
     def dhcp_servers_configured(self, segment: str) -> bool:
         return any(s.segment == segment for s in self.dhcp_servers)
