@@ -223,6 +223,11 @@ class Alert:
     detail: tuple[tuple[str, object], ...] = ()
 
 
+def is_unicast(mac: str | None) -> bool:
+    """A unicast MAC (the I/G bit clear); VIF identifiers from flows count as unicast."""
+    return mac is not None and (mac.startswith("vif:") or not int(mac[:2], 16) & 1)
+
+
 def rfc3339(ts_ns: int) -> str:
     """Format nanoseconds since the epoch as an RFC 3339 UTC timestamp with microseconds."""
     seconds, ns = divmod(ts_ns, 1_000_000_000)

@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 from detector.bindings.learn import TrustPolicy, learn
 from detector.bindings.table import BindingTable, Outcome
 from detector.detectors import PLUGINS, Context, Detector, Finding, Observation, load
-from detector.model import Alert, AlertKind, Evidence, Frame, PortKey, Severity, segment_of
+from detector.model import (
+    Alert,
+    AlertKind,
+    Evidence,
+    Frame,
+    PortKey,
+    Severity,
+    is_unicast,
+    segment_of,
+)
 
 AlertKey = tuple[AlertKind, PortKey, str | None]
 TABLE_PORT = PortKey("*", "*")
@@ -71,7 +80,7 @@ class Engine:
         if mac is None:
             stats["ignored:no-mac"] += 1
             return []
-        if not mac.startswith("vif:") and int(mac[:2], 16) & 1:
+        if not is_unicast(mac):
             stats["ignored:group-source-mac"] += 1
             return []
         stats["inspected"] += 1
@@ -90,12 +99,7 @@ class Engine:
         obs = Observation(frame, port, evidence, learned, previous, self.ctx.trust.is_gateway(mac))
         for detector in self.detectors:
             findings.extend(detector.inspect(obs, self.ctx))
-        if (
-            state is not None
-            and frame.outer_src
-            and frame.dst_mac
-            and not int(frame.dst_mac[:2], 16) & 1
-        ):
+        if state is not None and frame.outer_src and is_unicast(frame.dst_mac):
             self.table.move(port, state, frame.outer_src)
         return [a for f in findings if (a := self._alert(f, obs)) is not None]
 
@@ -149,8 +153,3 @@ class Engine:
             first_seen_ns=first_ns,
             detail=f.detail,
         )
-
-
-def _unicast(mac: str | None) -> bool:
-    """A unicast destination: replicated BUM frames come from another host's endpoint."""
-    return mac is not None and not int(mac[:2], 16) & 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.detectors import Context, Finding, Observation
-from detector.model import AlertKind, Severity
+from detector.model import AlertKind, Severity, is_unicast
 
 
 class MacMove:
@@ -18,7 +18,7 @@ class MacMove:
     def inspect(self, obs: Observation, ctx: Context) -> list[Finding]:
         frame = obs.frame
         before, now = obs.previous_endpoint, frame.outer_src
-        if before is None or now is None or before == now or not _unicast(frame.dst_mac):
+        if before is None or now is None or before == now or not is_unicast(frame.dst_mac):
             return []
         return [
             Finding(
@@ -31,7 +31,3 @@ class MacMove:
                 key="",
             )
         ]
-
-
-def _unicast(mac: str | None) -> bool:
-    return mac is not None and not int(mac[:2], 16) & 1

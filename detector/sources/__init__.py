@@ -50,7 +50,7 @@ class CaptureFile:
         self.chunk_bytes = chunk_bytes
         self.info = CaptureInfo(name=path)
 
-    def _open(self) -> tuple[BinaryIO, BinaryIO]:
+    def _open(self) -> BinaryIO:
         if self.path == "-":
             if sys.stdin.isatty():
                 raise CaptureError("-: standard input is a terminal; pipe a capture into it")
@@ -61,13 +61,13 @@ class CaptureFile:
                 self.info.size = os.fstat(raw.fileno()).st_size
             except OSError as exc:
                 raise CaptureError(f"{self.path}: cannot open: {exc.strerror}") from exc
-        return raw, raw
+        return raw
 
     def batches(self) -> Iterator[RecordBatch]:
         """Yield the capture's records in order; raise CaptureError for unreadable input."""
         from detector.sources import pcap, pcapng
 
-        raw, stream = self._open()
+        raw = stream = self._open()
         try:
             magic = _peek(stream, 4)
             if magic[:2] == b"\x1f\x8b":
