@@ -24,6 +24,8 @@ examples:
       read a live capture from standard input
   spoofwatch decode capture.pcapng --format csv
       one line per decapsulated inner frame, for debugging
+  spoofwatch replay capture.pcap --alerts alerts.jsonl && spoofwatch explain alerts.jsonl
+      every layer of the packet behind each alert, dissected by Wireshark
   spoofwatch check-config pipelines/replay.toml
   spoofwatch run --config pipelines/live-geneve.toml
       continuous monitoring of a mirror interface, metrics on 127.0.0.1:9750
@@ -103,6 +105,22 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("captures", nargs="+", metavar="FILE")
     f.add_argument("--config", metavar="FILE", help="TOML configuration (IPFIX ports)")
 
+    x = sub.add_parser(
+        "explain",
+        help="Wireshark's full dissection of each alert's packet",
+        description="For each alert (JSON lines from replay), dissect the packet "
+        "its evidence names with tshark (via pyshark), every layer shown.",
+    )
+    x.add_argument("alerts", metavar="ALERTS", help="alerts file (JSON lines), or - for stdin")
+    x.add_argument(
+        "--base",
+        default=".",
+        metavar="DIR",
+        help="directory the captures' relative paths start from (default: here)",
+    )
+    x.add_argument("--limit", type=int, default=20, metavar="N", help="explain at most N alerts")
+    x.add_argument("--config", metavar="FILE", help="TOML configuration (tunnel ports)")
+
     c = sub.add_parser("check-config", help="validate a configuration file and exit")
     c.add_argument("file", metavar="FILE")
 
@@ -150,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from detector.framedump import run as decode
 
             return decode(args, _load_config(args.config))
+        if args.command == "explain":
+            from detector.explain import run as explain
+
+            return explain(args, _load_config(args.config))
         if args.command == "flows":
             from detector.framedump import run_flows
 
