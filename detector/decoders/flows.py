@@ -25,31 +25,11 @@ def _first(values: dict[str, object], names: tuple[str, ...]) -> str | None:
 def flow_frame(flow: Flow, number: int) -> Frame | None:
     """The observation a flow record makes, or None when it names no port or no source."""
     v = flow.values
-    src = next(
-        (
-            v[k]
-            for k in (
-                "tenantSourceIPv4",
-                "tenantSourceIPv6",
-                "sourceIPv4Address",
-                "sourceIPv6Address",
-            )
-            if isinstance(v.get(k), str)
-        ),
-        None,
+    src = _first(
+        v, ("tenantSourceIPv4", "tenantSourceIPv6", "sourceIPv4Address", "sourceIPv6Address")
     )
-    dst = next(
-        (
-            v[k]
-            for k in (
-                "tenantDestIPv4",
-                "tenantDestIPv6",
-                "destinationIPv4Address",
-                "destinationIPv6Address",
-            )
-            if isinstance(v.get(k), str)
-        ),
-        None,
+    dst = _first(
+        v, ("tenantDestIPv4", "tenantDestIPv6", "destinationIPv4Address", "destinationIPv6Address")
     )
     mac = v.get("sourceMacAddress") or v.get("postSourceMacAddress")
     if not isinstance(mac, str) or mac.startswith("vif:"):

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, cast
 
 from detector.errors import CaptureError
 from detector.model import RecordBatch
@@ -27,12 +27,6 @@ class CaptureInfo:
     records: int = 0
     truncated: str | None = None  # why the last record was cut short, if it was
     warnings: list[str] = field(default_factory=list)
-
-
-class Source(Protocol):
-    """A source hands over record batches in capture order."""
-
-    def batches(self) -> Iterator[RecordBatch]: ...
 
 
 def _position(raw: BinaryIO) -> int:

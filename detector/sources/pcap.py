@@ -96,12 +96,11 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
     endian, ns_per_unit = MAGICS[header[:4]]
     big = endian == ">"
     linktype = struct.unpack_from(endian + "I", header, 20)[0] & 0xFFFF  # upper bits: FCS info
+    walk: Callable[..., tuple[int, int, bool]] = _py_walk
     if info.size is None or info.size > FAST_WALK_BYTES:
-        from detector.sources.walk import walker
+        from detector.sources import walk as compiled
 
-        walk = walker()
-    else:
-        walk = _py_walk
+        walk = compiled.walk
     buffers = _Buffers(capture.chunk_bytes)
     number = 1
     pending = b""

@@ -50,8 +50,3 @@ def walk(
         n += 1
         pos += 16 + incl
     return n, pos, False
-
-
-def walker() -> Any:
-    """The compiled walk (compiled, or loaded from numba's cache, on first call)."""
-    return walk
