@@ -372,8 +372,14 @@ def ipfix_rates() -> None:
     )
 
 
-def run_table(ports: str) -> int:
-    """Fill a binding table with one ARP binding per port; print bytes per binding."""
+TABLE_SHAPES = {
+    "ipv4": "one ARP binding a port, behind one of 200 tunnel endpoints",
+    "dual": "dual stack: one ARP and two ND bindings a port",
+}
+
+
+def run_table(ports: str, shape: str) -> int:
+    """Fill a binding table the way the engine does (learn, then the endpoint); print bytes."""
     import gc
     import resource
 
@@ -381,35 +387,49 @@ def run_table(ports: str) -> int:
     from detector.model import Evidence, Method, PortKey
 
     n = int(ports)
-    table = BindingTable(BindingPolicy(max_ports=10 * n))
+    table = BindingTable(BindingPolicy(max_ports=n))
+    hosts = [f"172.16.{h // 250}.{h % 250 + 1}" for h in range(200)]
     gc.collect()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for i in range(n):
         b = i.to_bytes(4, "big")
-        mac = "02:00:" + b.hex(":")
-        ip = f"10.{b[1]}.{b[2]}.{b[3]}"
-        table.learn(PortKey(f"geneve:{i % 50}", mac), ip, Method.ARP, Evidence("f", i, i))
+        port = PortKey(f"geneve:{5000 + i % 50}", "02:00:" + b.hex(":"))
+        ev = Evidence("bench.pcap", i, 1_790_000_000_000_000_000 + i)
+        table.ensure(port)
+        table.learn(port, f"10.{b[1]}.{b[2]}.{b[3]}", Method.ARP, ev)
+        if shape == "dual":
+            table.learn(port, f"fe80::{b[1]:x}:{b[2]:x}:{b[3]:x}", Method.ND, ev)
+            table.learn(port, f"2001:db8::{b[1]:x}:{b[2]:x}:{b[3]:x}", Method.ND, ev)
+        table.move(port, hosts[i % 200])
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
-    print(json.dumps({"packets": n, "seconds": 1, "bytes_per_binding": grown / n}))
+    assert len(table) == n and table.binding_count() == n * (3 if shape == "dual" else 1)
+    per = grown / table.binding_count()
+    print(json.dumps({"packets": n, "seconds": 1, "bytes_per_binding": per}))
     return n
 
 
 def table_memory(ports: int = 1_000_000) -> None:
-    """Bytes per binding of a table holding `ports` ports with one ARP binding each."""
-    out = subprocess.run(
-        [PY, __file__, "--table", str(ports)], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    per = json.loads(out.stdout.splitlines()[-1])["bytes_per_binding"]
-    print(
-        f"\nbinding table: {ports:,} ports, one binding each: {per:,.0f} bytes per binding"
-        " (peak RSS growth)"
-    )
+    """Bytes per binding of a table of `ports` ports, for each shape of port."""
+    print()
+    for shape, what in TABLE_SHAPES.items():
+        out = subprocess.run(
+            [PY, __file__, "--table", str(ports), shape],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        per = json.loads(out.stdout.splitlines()[-1])["bytes_per_binding"]
+        print(
+            f"binding table, {ports:,} ports, {what}: {per:,.0f} bytes per binding"
+            " (peak RSS growth)"
+        )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--table":
-        run_table(sys.argv[2])
+        run_table(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "ipv4")
     else:
         main()

@@ -252,16 +252,16 @@ class BatchPath:
     def _settles(self, key: list[int]) -> bool:
         encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = key
         port = PortKey(f"{ENCAP_NAMES[encap]}:{vni}", _mac_text(mac))
-        state = self.engine.table.get(port)
-        if state is None:
+        table = self.engine.table
+        if port not in table:
             return False  # the exact path creates the port (and may find the table full)
-        if unicast and state.endpoint != _ip_text(outer_hi, outer_lo):
+        if unicast and table.endpoint(port) != _ip_text(outer_hi, outer_lo):
             return False  # first sighting, or a move
         if code == col.NO_CHECK:
             return True
         if code != col.ARP_LEARN and self.engine.ctx.trust.is_gateway(port.mac):
             return True
-        return self.engine.table.is_bound(port, _ip_text(ip_hi, ip_lo), 0)
+        return table.is_bound(port, _ip_text(ip_hi, ip_lo), 0)
 
 
 def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:

@@ -168,7 +168,7 @@ class PipelineCollector(Collector):
             if what in ("realized", "discovered"):
                 fams[f"spoofwatch_bindings_{what}_total"].add_metric([method], n)
         fams["spoofwatch_bindings"].add_metric([], table.binding_count())
-        fams["spoofwatch_ports"].add_metric([], len(table.ports))
+        fams["spoofwatch_ports"].add_metric([], len(table))
         fams["spoofwatch_ports_refused_total"].add_metric([], tstats.get("ports_refused", 0))
         for kind, n in dict(engine.alerts).items():
             fams["spoofwatch_alerts_total"].add_metric([kind], n)

@@ -72,7 +72,10 @@ class BindingStore:
         """Restore every stored binding into the table and keep the table writing here."""
         n = 0
         for port, binding in self.rows():
-            table.restore(port, binding)
+            try:
+                table.restore(port, binding)
+            except ValueError as exc:
+                raise StateError(f"state file {self.path} holds a bad binding ({exc})") from exc
             n += 1
         table.on_realize = self.save
         return n

@@ -85,6 +85,5 @@ def owner_of(
     owner = ctx.table.owner(segment, address, now_ns)
     if owner is None:
         return None
-    state = ctx.table.get(owner)
-    binding = state.realized.get(address) if state else None
+    binding = ctx.table.binding(owner, address)
     return (owner, binding) if binding else None

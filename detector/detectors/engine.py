@@ -86,21 +86,19 @@ class Engine:
         stats["inspected"] += 1
         port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
         evidence = Evidence(frame.origin or source, frame.packet, frame.ts_ns)
-        state = self.table.ensure(port)
+        tracked = self.table.ensure(port)
         findings: list[Finding] = []
-        if state is None:
+        if not tracked:
             findings.append(self._table_full())
-            previous = None
-        else:
-            previous = state.endpoint
-        learned = learn(self.table, self.ctx.trust, frame, port, evidence) if state else ()
+        previous = self.table.endpoint(port) if tracked else None
+        learned = learn(self.table, self.ctx.trust, frame, port, evidence) if tracked else ()
         if any(r.outcome is Outcome.TABLE_FULL for r in learned):  # a DHCP client's port
             findings.append(self._table_full())
         obs = Observation(frame, port, evidence, learned, previous, self.ctx.trust.is_gateway(mac))
         for detector in self.detectors:
             findings.extend(detector.inspect(obs, self.ctx))
-        if state is not None and frame.outer_src and is_unicast(frame.dst_mac):
-            self.table.move(port, state, frame.outer_src)
+        if tracked and frame.outer_src and is_unicast(frame.dst_mac):
+            self.table.move(port, frame.outer_src)
         return [a for f in findings if (a := self._alert(f, obs)) is not None]
 
     def _table_full(self) -> Finding:
@@ -138,7 +136,6 @@ class Engine:
         self, f: Finding, obs: Observation, port: PortKey, count: int, first_ns: int
     ) -> Alert:
         self.stats.alerts[f.kind] += 1
-        state = self.table.get(obs.port)
         return Alert(
             kind=f.kind,
             severity=f.severity,
@@ -147,7 +144,7 @@ class Engine:
             src_ip=f.address,
             evidence=obs.evidence,
             count=count,
-            bindings=state.bindings() if state is not None else (),
+            bindings=self.table.bindings(obs.port),
             impersonates=f.impersonates,
             message=f.message,
             first_seen_ns=first_ns,

@@ -16,13 +16,12 @@ class UnboundSource:
         src = obs.frame.src_ip
         if src is None or src in EXEMPT_SOURCES or obs.gateway:
             return []
-        state = ctx.table.get(obs.port)
-        if not ctx.strict and (state is None or not state.has_family(":" in src)):
+        if not ctx.strict and not ctx.table.has_family(obs.port, ":" in src):
             return []  # unlearned_port reports this: an IPv4 binding says nothing of IPv6
         if ctx.table.is_bound(obs.port, src, obs.evidence.ts_ns):
             return []
         owner = owner_of(ctx, obs.port.segment, src, obs.evidence.ts_ns)
-        bound = [b.address for b in state.bindings()] if state else []
+        bound = [b.address for b in ctx.table.bindings(obs.port)]
         noun = "address" if len(bound) == 1 else "addresses"
         if owner:
             why = f"; {src} is bound to {owner[0].mac}, so the DFW treats this traffic as that VM's"

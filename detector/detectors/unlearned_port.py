@@ -17,8 +17,7 @@ class UnlearnedPort:
         if src is None or src in EXEMPT_SOURCES or obs.gateway or ctx.strict:
             return []
         ipv6 = ":" in src
-        state = ctx.table.get(obs.port)
-        if state is not None and state.has_family(ipv6):
+        if ctx.table.has_family(obs.port, ipv6):
             return []
         family = "IPv6" if ipv6 else "IPv4"
         return [

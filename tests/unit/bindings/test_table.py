@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from detector.bindings.table import BindingPolicy, BindingTable, Outcome
-from detector.model import Evidence, Method, PortKey
+from detector.model import Binding, Evidence, Method, PortKey
 
 A, B = PortKey("geneve:5001", "00:50:56:a1:00:01"), PortKey("geneve:5001", "00:50:56:a1:00:02")
 OTHER_TENANT = PortKey("geneve:5002", "00:50:56:a1:00:02")
@@ -21,7 +21,7 @@ def test_arp_trust_on_first_use_limit_is_one() -> None:
     assert t.learn(A, "10.0.0.1", Method.ARP, ev()).outcome is Outcome.KNOWN
     assert t.learn(A, "10.0.0.2", Method.ARP, ev()).outcome is Outcome.LIMIT
     assert t.is_bound(A, "10.0.0.1", 0) and not t.is_bound(A, "10.0.0.2", 0)
-    assert "10.0.0.2" in t.ports[A].discovered
+    assert [b.address for b in t.discovered(A)] == ["10.0.0.2"]
 
 
 def test_nd_limit_three_and_dhcp_ignores_arp_limit() -> None:
@@ -65,9 +65,37 @@ def test_port_cap_and_discovered_cap_bound_memory() -> None:
             Method.ARP,
             ev(),
         )
-    assert len(t.ports) == 10 and t.stats["ports_refused"] == 90
+    assert len(t) == 10 and t.stats["ports_refused"] == 90
     assert t.learn(A, "10.9.9.9", Method.ARP, ev()).outcome is Outcome.TABLE_FULL
     t = BindingTable(BindingPolicy(max_discovered_per_port=4))
     for i in range(50):
         t.learn(A, f"10.1.0.{i}", Method.ARP, ev())
-    assert len(t.ports[A].discovered) == 4 and t.stats["discovered_dropped"] > 0
+    assert len(t.discovered(A)) == 4 and t.stats["discovered_dropped"] > 0
+
+
+def test_restore_puts_bindings_and_imported_networks_back_without_judging() -> None:
+    t = BindingTable()
+    first = Binding("10.0.0.1", Method.ARP, Evidence("old.pcap", 3, 4), restored=True)
+    t.restore(A, first)
+    t.restore(A, Binding("10.0.0.2", Method.ARP, None, restored=True))  # past the limit: kept
+    t.restore(B, Binding("10.8.0.0/16", Method.MANUAL, None, restored=True))
+    assert t.bindings(A)[0] == first and t.binding_count() == 3
+    assert t.is_bound(A, "10.0.0.2", 0) and t.is_bound(B, "10.8.200.1", 0)
+    assert t.owner("geneve:5001", "10.0.0.1", 0) == A
+    assert t.learn(B, "10.0.0.1", Method.ARP, ev()).outcome is Outcome.CONFLICT
+
+
+def test_ports_grow_from_packed_to_full_state_without_losing_anything() -> None:
+    t = BindingTable()
+    t.ensure(A)
+    t.move(A, "192.0.2.1")
+    t.learn(A, "10.0.0.1", Method.ARP, ev(1))  # still one packed int
+    t.learn(A, "fe80::1", Method.ND, ev(2))  # a second binding: a PortState
+    t.learn(A, "10.0.0.3", Method.ARP, ev(3))  # discovered
+    assert t.endpoint(A) == "192.0.2.1"
+    assert [b.address for b in t.bindings(A)] == ["10.0.0.1", "fe80::1"]
+    assert [b.address for b in t.discovered(A)] == ["10.0.0.3"]
+    assert t.has_family(A, True) and t.has_family(A, False) and not t.has_family(B, False)
+    assert t.binding(A, "fe80::1") == Binding("fe80::1", Method.ND, ev(2))
+    t.move(A, "2001:db8::7")
+    assert t.endpoint(A) == "2001:db8::7" and t.binding_count() == 2

@@ -38,7 +38,7 @@ def test_mac_flood_is_capped_counted_and_alerted_once() -> None:
     for i in range(5000):
         mac = f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}"
         kinds += [a.kind for a in engine.process(learned(mac, f"10.{i >> 8}.{i & 0xFF}.1"), "t")]
-    assert len(engine.table.ports) == 100
+    assert len(engine.table) == 100
     assert engine.table.stats["ports_refused"] == 4900
     assert kinds.count(AlertKind.TABLE_FULL) == 1
 
