@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders import Decoder
+from detector.decoders import Decoder, flowcols
 from detector.decoders import columns as col
 from detector.detectors.engine import Engine
+from detector.flowpath import FlowPath
 from detector.model import Alert, PortKey, RecordBatch
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ class BatchPath:
         self.enabled = (
             engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
         )
+        decoder.collect_sets = self.enabled
+        self.flows = FlowPath(decoder, engine, self._check)
 
     def warm(self) -> None:
         """Load the compiled kernels now (a daemon must not stall on its first busy batch)."""
@@ -145,6 +148,7 @@ class BatchPath:
             np.ones(1, np.int64),
             self.masks,
         )
+        flowcols.warm()
         scratch = _Settled(16)
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
@@ -230,6 +234,7 @@ class BatchPath:
                 out.extend(self.engine.process(frame, batch.source))
             for flow in self.decoder.take_flows():
                 out.extend(self.engine.process(flow, batch.source))
+            out.extend(self.flows.process(self.decoder.take_sets(), batch.source))
         return out
 
     def _check(

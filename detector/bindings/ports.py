@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from detector.bindings import packed as pk
@@ -95,6 +96,13 @@ class PortStore:
         return any((b >> pk.FIXED) & 1 == ipv6 for b in v.realized) or any(
             (n.version == 6) == ipv6 for n, _ in v.networks or ()
         )
+
+    def items(self) -> Iterator[tuple[PortKey, Binding]]:
+        """Every realized binding with its port, port by port."""
+        for k in self._ports:
+            port = self.codec.port_of(k)
+            for binding in self.bindings(port):
+                yield port, binding
 
     def binding_count(self) -> int:
         """Realized bindings now (addresses and manual networks)."""

@@ -8,21 +8,16 @@ decoded (its MAC is still evidence), an error in a tunnel header yields nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, link, ndp, udp, vxlan
 from detector.decoders.flows import flow_frame
 from detector.decoders.ipfix import Flow, IpfixDecoder
+from detector.decoders.ipfix_records import FlowSet
 from detector.errors import DecodeError
-from detector.model import (
-    LINKTYPE_ETHERNET,
-    Buffer,
-    DecodeStats,
-    Frame,
-    RecordBatch,
-)
+from detector.model import LINKTYPE_ETHERNET, Buffer, DecodeStats, Frame, RecordBatch
 
 log = logging.getLogger("spoofwatch.decode")
 
@@ -65,6 +60,8 @@ class Decoder:
         self.ipfix = IpfixDecoder()
         self.source = ""  # the capture being decoded, for debug messages
         self.flows: list[Frame] = []  # flow records decoded from the last record, if any
+        self.collect_sets = False  # keep IPFIX data sets whole for the batch path instead
+        self.sets: list[tuple[int, FlowSet]] = []  # (packet number, set) from the last record
         self.on_flow: Callable[[Flow], None] | None = None  # sees every raw record (flows cmd)
 
     def frames(self, batch: RecordBatch) -> Iterator[Frame]:
@@ -79,6 +76,25 @@ class Decoder:
         """The flow records the last decoded record carried (an IPFIX message), once."""
         flows, self.flows = self.flows, []
         return flows
+
+    def take_sets(self) -> list[tuple[int, FlowSet]]:
+        """The data sets the last decoded record carried, once (with `collect_sets`)."""
+        sets, self.sets = self.sets, []
+        return sets
+
+    def flow_frames(self, flows: Iterable[Flow], number: int) -> list[Frame]:
+        """The observations flow records make, counted (a record may name no port)."""
+        out = []
+        for flow in flows:
+            if self.on_flow is not None:
+                self.on_flow(flow)
+            frame = flow_frame(flow, number)
+            if frame is None:
+                self.stats.skipped[("ipfix", "no-port-or-source")] += 1
+            else:
+                out.append(frame)
+                self.stats.frames["ipfix"] += 1
+        return out
 
     def decode_one(self, batch: RecordBatch, i: int, count_packet: bool = True) -> Frame | None:
         """Decode record i of a batch, counting it (and any error) in the stats."""
@@ -241,15 +257,12 @@ class Decoder:
 
     def _ipfix(self, buf: Buffer, pos: int, stop: int, exporter: str, number: int) -> None:
         """A message to a flow collector: its records become observations (RFC 7011)."""
-        for flow in self.ipfix.feed(bytes(buf[pos:stop]), exporter):
-            if self.on_flow is not None:
-                self.on_flow(flow)
-            frame = flow_frame(flow, number)
-            if frame is None:
-                self.stats.skipped[("ipfix", "no-port-or-source")] += 1
-            else:
-                self.flows.append(frame)
-                self.stats.frames["ipfix"] += 1
+        sets = self.ipfix.feed_sets(bytes(buf[pos:stop]), exporter)
+        if self.collect_sets:
+            self.sets.extend((number, s) for s in sets)
+            return
+        for s in sets:
+            self.flows.extend(self.flow_frames(self.ipfix.expand(s), number))
 
     def _check_depth(self, depth: int) -> None:
         if depth >= self.config.max_depth:

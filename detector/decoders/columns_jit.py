@@ -244,3 +244,44 @@ def mix(keys: Any, out: Any) -> None:
         for c in range(3, 9):
             h = (h * np.uint64(0x9E3779B97F4A7C15)) ^ keys[c, r]
         out[r] = h
+
+
+@numba.njit(cache=True, nogil=True)
+def flow_kernel(
+    b: Any,
+    size: Any,
+    n: Any,
+    mac_off: Any,
+    seg_off: Any,
+    src_off: Any,
+    src_v6: Any,
+    dst_off: Any,
+    code: Any,
+    outer_hi: Any,
+    outer_lo: Any,
+    keys: Any,
+    hashes: Any,
+) -> None:
+    """IPFIX records (RFC 7011) to key columns and their hashes; code 0 rows take the exact path."""
+    for r in range(n):
+        base = r * size
+        segment = u64(b, base + seg_off, 8)
+        kind = segment >> np.uint64(56)
+        encap = 1 if kind == 7 else (2 if kind == 1 else 0)  # layer2SegmentId type: Geneve, VXLAN
+        if encap == 0 or b[base + mac_off] & 1:
+            continue  # another segment type, or a group source MAC: exact
+        keys[0, r] = encap
+        keys[1, r] = segment & np.uint64(0xFFFFFF)
+        keys[2, r] = u64(b, base + mac_off, 6)
+        keys[3, r] = code
+        if src_v6:
+            keys[4, r] = u64(b, base + src_off, 8)
+            keys[5, r] = u64(b, base + src_off + 8, 8)
+        else:
+            keys[4, r] = V4_MARK
+            keys[5, r] = u64(b, base + src_off, 4)
+        keys[6, r] = outer_hi
+        keys[7, r] = outer_lo
+        if dst_off >= 0:
+            keys[8, r] = not b[base + dst_off] & 1
+    mix(keys, hashes)

@@ -17,7 +17,7 @@ from typing import Any
 
 from detector.decoders import ipfix_records as records
 from detector.decoders.ipfix_elements import V9_SCOPE
-from detector.decoders.ipfix_records import VARIABLE, Field
+from detector.decoders.ipfix_records import VARIABLE, Field, FlowSet
 from detector.errors import DecodeError
 
 MAX_TEMPLATES_PER_EXPORTER = 1024
@@ -60,7 +60,16 @@ class IpfixDecoder:
         self.stats: Counter[str] = Counter()  # records, templates, template-missing, lost, …
 
     def feed(self, message: bytes, exporter: str) -> list[Flow]:
-        """Decode one message (one UDP payload); raise DecodeError if it is not one at all."""
+        """Decode one message (one UDP payload) into flow records, one dict each."""
+        return [flow for s in self.feed_sets(message, exporter) for flow in self.expand(s)]
+
+    def expand(self, fs: FlowSet) -> list[Flow]:
+        """A set's records as flows (element name → value)."""
+        rows = records.expand(fs.fields, fs.body, self.compiled) if fs.size else fs.rows
+        return [Flow(fs.exporter, fs.domain, fs.export_time, values) for values in rows]
+
+    def feed_sets(self, message: bytes, exporter: str) -> list[FlowSet]:
+        """Decode one message into its data sets; raise DecodeError if it is not one at all."""
         if len(message) < 4:
             raise DecodeError("ipfix", "truncated")
         version = (message[0] << 8) | message[1]
@@ -71,14 +80,14 @@ class IpfixDecoder:
         raise DecodeError("ipfix", "bad-version")
 
     # --- RFC 7011 ------------------------------------------------------------------------
-    def _ipfix(self, msg: bytes, exporter: str) -> list[Flow]:
+    def _ipfix(self, msg: bytes, exporter: str) -> list[FlowSet]:
         if len(msg) < 16:
             raise DecodeError("ipfix", "truncated")
         length, export_time, seq, domain = struct.unpack_from("!HIII", msg, 2)
         if length < 16 or length > len(msg):
             raise DecodeError("ipfix", "bad-message-length")
         session = self._session(exporter, domain)
-        flows: list[Flow] = []
+        flows: list[FlowSet] = []
         pos = 16
         while pos + 4 <= length:
             set_id, set_len = struct.unpack_from("!HH", msg, pos)
@@ -93,7 +102,7 @@ class IpfixDecoder:
             else:
                 self.stats["error:reserved-set-id"] += 1
             pos += set_len
-        self._sequence(session, seq, len(flows))
+        self._sequence(session, seq, sum(map(len, flows)))
         return flows + self.replay_pending(exporter, domain)
 
     def _templates(self, session: Session, body: bytes, set_id: int, ipfix: bool) -> None:
@@ -178,7 +187,7 @@ class IpfixDecoder:
         domain: int,
         ts: int,
         ipfix: bool,
-    ) -> list[Flow]:
+    ) -> list[FlowSet]:
         fields = session.templates.get(tid)
         if fields is None:
             self.stats["template-missing"] += 1
@@ -190,11 +199,13 @@ class IpfixDecoder:
                 self.stats["pending-dropped"] += 1
             return []
         if all(f[2] != VARIABLE for f in fields):
-            rows = records.fixed(fields, body, self.compiled, self.stats)
+            whole, size = records.fixed(fields, body, self.compiled, self.stats)
+            found = FlowSet(exporter, domain, ts, fields, whole, size)
         else:
-            rows = records.variable(fields, body, self.stats)
-        self.stats["records"] += len(rows)
-        return [Flow(exporter, domain, ts, values) for values in rows]
+            rows = tuple(records.variable(fields, body, self.stats))
+            found = FlowSet(exporter, domain, ts, fields, rows=rows)
+        self.stats["records"] += len(found)
+        return [found] if len(found) else []
 
     def _session(self, exporter: str, domain: int) -> Session:
         key = (exporter, domain)
@@ -216,13 +227,13 @@ class IpfixDecoder:
             self.stats["sequence-gaps"] += 1
         session.next_seq = (seq + records) % (1 << 32)
 
-    def replay_pending(self, exporter: str, domain: int) -> list[Flow]:
+    def replay_pending(self, exporter: str, domain: int) -> list[FlowSet]:
         """Decode buffered data sets whose template has arrived since (called after a message)."""
         session = self.sessions.get((exporter, domain))
         if session is None or not session.pending:
             return []
         waiting, session.pending = session.pending, []
-        flows: list[Flow] = []
+        flows: list[FlowSet] = []
         for tid, body, ts, ipfix in waiting:
             self.pending_bytes -= len(body)
             if tid in session.templates:
@@ -234,12 +245,12 @@ class IpfixDecoder:
         return flows
 
     # --- RFC 3954 ------------------------------------------------------------------------
-    def _v9(self, msg: bytes, exporter: str) -> list[Flow]:
+    def _v9(self, msg: bytes, exporter: str) -> list[FlowSet]:
         if len(msg) < 20:
             raise DecodeError("netflow9", "truncated")
         _count, _uptime, unix_secs, _seq, source_id = struct.unpack_from("!HIIII", msg, 2)
         session = self._session(exporter, source_id)
-        flows: list[Flow] = []
+        flows: list[FlowSet] = []
         pos = 20
         while pos + 4 <= len(msg):
             set_id, set_len = struct.unpack_from("!HH", msg, pos)

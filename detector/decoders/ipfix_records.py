@@ -1,11 +1,16 @@
-"""IPFIX data records (RFC 7011 §3.4.3): fixed-length templates through one compiled struct,
+"""IPFIX data records (RFC 7011 §3.4.3): fixed-length templates as columns or one compiled struct,
 variable-length ones (§7) field by field. Every length is checked before it is used."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from detector.decoders.ipfix_elements import compile_fixed, decode_value, name_of
 
@@ -14,28 +19,74 @@ VARIABLE = 0xFFFF
 MAX_COMPILED = 4096
 
 
+@dataclass(frozen=True, slots=True)
+class FlowSet:
+    """The records of one data set (RFC 7011 §3.3.2), where they came from and their template.
+
+    A fixed-length template's records stay as bytes, `size` each, read as numpy columns by
+    `columns()` (or expanded to dicts one at a time); a variable-length template's records are
+    decoded on arrival into `rows`.
+    """
+
+    exporter: str
+    domain: int
+    export_time: int  # seconds since the epoch, from the message header
+    fields: tuple[Field, ...]
+    body: bytes = b""  # whole records only
+    size: int = 0  # record length of a fixed-length template, 0 for a variable one
+    rows: tuple[dict[str, Any], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.body) // self.size if self.size else len(self.rows)
+
+    def columns(self) -> npt.NDArray[np.void]:
+        """The records as a structured array: one column per element, integers big-endian."""
+        return np.frombuffer(self.body, dtype=record_dtype(self.fields))
+
+
+@functools.lru_cache(maxsize=1024)
+def record_dtype(fields: tuple[Field, ...]) -> np.dtype[np.void]:
+    """The numpy layout of a fixed-length template's record (names as in the flow dicts)."""
+    names = compile_fixed(fields)[1]
+    kinds = [f">u{n}" if n in (1, 2, 4, 8) else f"V{n}" for _, _, n in fields]
+    return np.dtype({"names": names, "formats": kinds})
+
+
+def layout(fields: tuple[Field, ...], compiled: dict[tuple[Field, ...], Any]) -> Any:
+    """The compiled struct, names and converters of a fixed-length template (cached)."""
+    found = compiled.get(fields)
+    if found is None:
+        if len(compiled) >= MAX_COMPILED:
+            compiled.clear()
+        found = compiled[fields] = compile_fixed(fields)
+    return found
+
+
 def fixed(
     fields: tuple[Field, ...],
     body: bytes,
     compiled: dict[tuple[Field, ...], Any],
     stats: Counter[str],
-) -> list[dict[str, Any]]:
-    """Records of a fixed-length template: one precompiled struct, no per-field walk."""
-    layout = compiled.get(fields)
-    if layout is None:
-        if len(compiled) >= MAX_COMPILED:
-            compiled.clear()
-        layout = compiled[fields] = compile_fixed(fields)
-    unpacker, names, convs = layout
-    if unpacker.size == 0:
+) -> tuple[bytes, int]:
+    """The whole records of a fixed-length template's set and their size; padding checked."""
+    size = int(layout(fields, compiled)[0].size)
+    if size == 0:
         stats["error:empty-record"] += 1
-        return []
-    whole = len(body) // unpacker.size * unpacker.size
+        return b"", 0
+    whole = len(body) // size * size
     if any(body[whole:]):
         stats["error:nonzero-padding"] += 1
+    return body[:whole], size
+
+
+def expand(
+    fields: tuple[Field, ...], records: bytes, compiled: dict[tuple[Field, ...], Any]
+) -> list[dict[str, Any]]:
+    """Fixed-length records as dicts: one precompiled struct, no per-field walk."""
+    unpacker, names, convs = layout(fields, compiled)
     special = [(i, c) for i, c in enumerate(convs) if c is not None]
     rows = []
-    for row in unpacker.iter_unpack(body[:whole]):
+    for row in unpacker.iter_unpack(records):
         if special:
             row = list(row)
             for i, conv in special:

@@ -1,0 +1,78 @@
+"""IPFIX records through the batch path give the same alerts and counts as the exact path."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detector import fastpath
+from detector.bindings.learn import TrustPolicy
+from detector.config import Config
+from detector.pipeline import Pipeline
+from detector.sinks.jsonl import dumps
+from tests.conftest import ROOT, MemorySink
+
+RECORDS = 30_000
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """NSX-style flows with unbound sources, borrowed addresses and moves mixed in."""
+    path = tmp_path_factory.mktemp("ipfix") / "flows.pcap"
+    gen = ROOT / "bench" / "gen_ipfix.py"
+    subprocess.run([sys.executable, str(gen), str(path), str(RECORDS), "--trouble"], check=True)
+    return path
+
+
+def run(path: Path, fast: bool, learn: bool, bindings: str | None = None):  # type: ignore[no-untyped-def]
+    cfg = dataclasses.replace(
+        Config(), trust=TrustPolicy(learn_from_flows=learn), bindings_file=bindings
+    )
+    sink = MemorySink()
+    pipeline = Pipeline(cfg, sink)
+    pipeline.batches.enabled = fast
+    pipeline.decoder.collect_sets = fast
+    pipeline.replay([str(path)])
+    summary = (
+        pipeline.stats.packets,
+        dict(pipeline.stats.frames),
+        dict(pipeline.stats.skipped),
+        dict(pipeline.engine.stats.frames),
+        dict(pipeline.engine.stats.findings),
+        dict(pipeline.decoder.ipfix.stats),
+    )
+    return [dumps(a) for a in sink.alerts], summary, pipeline.batches.flows.settled
+
+
+@pytest.mark.parametrize("min_batch", [1, 256])
+def test_first_seen_flows_agree_and_most_records_settle(
+    capture: Path, min_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fastpath, "MIN_BATCH", min_batch)
+    fast_alerts, fast_summary, settled = run(capture, fast=True, learn=True)
+    exact_alerts, exact_summary, none = run(capture, fast=False, learn=True)
+    assert (fast_alerts, fast_summary) == (exact_alerts, exact_summary)
+    assert none == 0 and settled > 0.9 * fast_summary[1]["ipfix"]
+    kinds = {line.split('"kind":"')[1].split('"')[0] for line in fast_alerts}
+    assert {"unbound-source", "binding-limit", "mac-move"} <= kinds
+    assert any('"impersonates":{' in line for line in fast_alerts)
+
+
+def test_flows_checked_against_a_bindings_file_agree(capture: Path, tmp_path: Path) -> None:
+    """learn_from_flows off: the bindings come from a file, as an operator would export them."""
+    cfg = dataclasses.replace(Config(), trust=TrustPolicy(learn_from_flows=True))
+    pipeline = Pipeline(cfg, MemorySink())
+    pipeline.replay([str(capture)])
+    rows = ["segment,mac,address"]
+    for port, binding in pipeline.table.items():
+        rows.append(f"{port.segment},{port.mac},{binding.address}")
+    file = tmp_path / "bindings.csv"
+    file.write_text("\n".join(rows) + "\n")
+    fast = run(capture, fast=True, learn=False, bindings=str(file))
+    exact = run(capture, fast=False, learn=False, bindings=str(file))
+    assert fast[:2] == exact[:2] and fast[2] > 0.9 * fast[1][1]["ipfix"]
+    assert any('"kind":"unbound-source"' in line for line in fast[0])
