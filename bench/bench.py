@@ -381,7 +381,8 @@ def ipfix_rates() -> None:
         subprocess.run([PY, ROOT / "bench" / "gen_ipfix.py", flows, "600000"], check=True)
     r = measure("ipfix", str(flows))
     replay = r["packets"] / r["seconds"]
-    print(f"\nIPFIX, one fixed template, {n:,} records{'records/s':>37} {'× struct':>9}")
+    title = f"IPFIX, one fixed template, {n:,} records"
+    print(f"\n  {title:<66} {'records/s':>12} {'× struct':>9}")
     for label, rate in (
         ("decode to columns (templates, checks, numpy columns)", columns),
         ("decode to dicts (what `spoofwatch flows` prints)", dicts),

@@ -113,7 +113,11 @@ class PortStore:
         k = self._find(port)
         if k is None:
             return
-        v, code = self._ports[k], pk.addr_int(endpoint) + 1
+        try:
+            v, code = self._ports[k], pk.addr_int(endpoint) + 1
+        except ValueError:
+            self.stats["endpoint_not_an_address"] += 1
+            return
         before = endpoint_of(v)
         if before == code:
             return

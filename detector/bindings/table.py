@@ -97,11 +97,11 @@ class BindingTable(PortStore):
         k = self._create(port, self.policy.max_ports)
         if k is None:
             return LearnResult(port, address, method, Outcome.TABLE_FULL)
-        now, a = evidence.ts_ns, pk.addr_int(address)
-        if realized(self._ports[k], a) and not self._expired(k, a, now):
+        now, a, v = evidence.ts_ns, pk.addr_int(address), self._ports[k]
+        if realized(v, a) and not self._expired(k, a, now):
             self._refresh(k, a, now)
             return LearnResult(port, address, method, Outcome.KNOWN)
-        if self.is_bound(port, address, now):
+        if isinstance(v, PortState) and v.networks and self.is_bound(port, address, now):
             return LearnResult(port, address, method, Outcome.KNOWN)  # inside a manual CIDR
         b = self.codec.pack(a, method, evidence, False)
         owner = self.owner(port.segment, address, now)

@@ -99,3 +99,5 @@ def test_ports_grow_from_packed_to_full_state_without_losing_anything() -> None:
     assert t.binding(A, "fe80::1") == Binding("fe80::1", Method.ND, ev(2))
     t.move(A, "2001:db8::7")
     assert t.endpoint(A) == "2001:db8::7" and t.binding_count() == 2
+    t.move(A, "not-an-address")  # counted and ignored: the port keeps its endpoint
+    assert t.endpoint(A) == "2001:db8::7" and t.stats["endpoint_not_an_address"] == 1
