@@ -133,7 +133,7 @@ class BatchPath:
         self.enabled = (
             engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
         )
-        decoder.collect_sets = self.enabled
+        decoder.collect_sets = True  # IPFIX data sets come whole, judged by self.flows
         self.flows = FlowPath(decoder, engine, self._check)
 
     def warm(self) -> None:
@@ -234,7 +234,7 @@ class BatchPath:
                 out.extend(self.engine.process(frame, batch.source))
             for flow in self.decoder.take_flows():
                 out.extend(self.engine.process(flow, batch.source))
-            out.extend(self.flows.process(self.decoder.take_sets(), batch.source))
+            out.extend(self.flows.process(self.decoder.take_sets(), batch.source, self.enabled))
         return out
 
     def _check(

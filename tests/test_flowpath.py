@@ -35,7 +35,6 @@ def run(path: Path, fast: bool, learn: bool, bindings: str | None = None):  # ty
     sink = MemorySink()
     pipeline = Pipeline(cfg, sink)
     pipeline.batches.enabled = fast
-    pipeline.decoder.collect_sets = fast
     pipeline.replay([str(path)])
     summary = (
         pipeline.stats.packets,
