@@ -21,6 +21,9 @@ FIELDS = ((56, 6), (80, 6), (351, 8), (8, 4), (12, 4), (7, 2), (11, 2), (4, 1), 
 FIELDS += ((152, 8),)
 RECORD = struct.Struct("!6s6sQ4s4sHHBQQQ")
 TEMPLATE_ID = 256
+# With --vif the port is NSX's VIF (VMware vifId, enterprise 6876 element 961, a 36-byte UUID)
+# in place of the source MAC.
+VIF_RECORD = struct.Struct("!36s6sQ4s4sHHBQQQ")
 
 
 def vms(rng: random.Random) -> list[tuple[int, bytes, bytes, int]]:
@@ -34,11 +37,12 @@ def vms(rng: random.Random) -> list[tuple[int, bytes, bytes, int]]:
     return out
 
 
-def message(exporter: int, seq: int, t: int, body: bytes, template: bool) -> bytes:
+def message(exporter: int, seq: int, t: int, body: bytes, template: bool, vif: bool) -> bytes:
     sets = b""
     if template:
         tset = struct.pack("!HH", TEMPLATE_ID, len(FIELDS))
-        tset += b"".join(struct.pack("!HH", i, n) for i, n in FIELDS)
+        first = struct.pack("!HHI", 961 | 0x8000, 36, 6876) if vif else struct.pack("!HH", 56, 6)
+        tset += first + b"".join(struct.pack("!HH", i, n) for i, n in FIELDS[1:])
         sets += struct.pack("!HH", 2, 4 + len(tset)) + tset
     sets += struct.pack("!HH", TEMPLATE_ID, 4 + len(body)) + body
     return struct.pack("!HHIII", 10, 16 + len(sets), t, seq, 1) + sets
@@ -52,7 +56,7 @@ def packet(exporter: int, payload: bytes) -> bytes:
     return eth + ip + udp
 
 
-def main(path: str, records: int = 600_000, trouble: bool = False) -> None:
+def main(path: str, records: int = 600_000, trouble: bool = False, vif: bool = False) -> None:
     rng = random.Random(SEED)
     table = vms(rng)
     weights = [1 / (r + 1) ** 0.8 for r in range(len(table))]
@@ -73,14 +77,16 @@ def main(path: str, records: int = 600_000, trouble: bool = False) -> None:
             elif trouble and n % 4001 == 2000:
                 table[i] = (segment, mac, src, (exporter + 1) % 16)  # the VM moves host
             dst = peer[1] if n % 5 else b"\xff" * 6
-            rec = RECORD.pack(
-                mac, dst, segment, src, peer[2], 1024 + n % 50000, 443, 6, 3, 1800, t_ms
+            port = f"5d1e3c1a-0000-4000-8000-{mac.hex()}".encode() if vif else mac
+            rec = (VIF_RECORD if vif else RECORD).pack(
+                port, dst, segment, src, peer[2], 1024 + n % 50000, 443, 6, 3, 1800, t_ms
             )
             pending[exporter].append(rec)
             if len(pending[exporter]) == PER_MESSAGE:
                 body = b"".join(pending[exporter])
                 pending[exporter] = []
-                msg = message(exporter, seq[exporter], t_ms // 1000, body, not sent[exporter])
+                first = not sent[exporter]
+                msg = message(exporter, seq[exporter], t_ms // 1000, body, first, vif)
                 sent[exporter] = True
                 seq[exporter] += PER_MESSAGE
                 frame = packet(exporter, msg)
@@ -91,6 +97,6 @@ def main(path: str, records: int = 600_000, trouble: bool = False) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        raise SystemExit("usage: gen_ipfix.py OUT.pcap [RECORDS] [--trouble]")
+        raise SystemExit("usage: gen_ipfix.py OUT.pcap [RECORDS] [--trouble] [--vif]")
     count = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 600_000
-    main(sys.argv[1], count, "--trouble" in sys.argv)
+    main(sys.argv[1], count, "--trouble" in sys.argv, "--vif" in sys.argv)

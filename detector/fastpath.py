@@ -277,7 +277,7 @@ def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:
 def _port_id(port: PortKey) -> int | None:
     kind, _, vni = port.segment.partition(":")
     code = {"geneve": col.ENCAP_GENEVE, "vxlan": col.ENCAP_VXLAN}.get(kind)
-    if code is None or not vni.isdigit():
-        return None
+    if code is None or not vni.isdigit() or port.mac.startswith("vif:"):
+        return None  # not a port the columns can hold: nothing cached to forget or re-check
     mac = int(port.mac.replace(":", ""), 16)
     return ((mac << 16) ^ (int(vni) * 4 + code)) & 0xFFFF_FFFF_FFFF_FFFF

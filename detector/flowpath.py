@@ -9,6 +9,7 @@ and under trust on first use a binding only ever adds), so a set is judged once,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,6 @@ import numpy.typing as npt
 
 from detector.decoders import columns as col
 from detector.decoders import flowcols
-from detector.decoders import ipfix_records as records
 from detector.detectors.engine import Engine
 from detector.model import Alert
 
@@ -57,9 +57,7 @@ class FlowPath:
         if n:  # only the unsettled records become dicts
             size = fs.size
             body = b"".join(fs.body[i * size : (i + 1) * size] for i in np.flatnonzero(~settled))
-            flows = ipfix.expand(
-                records.FlowSet(fs.exporter, fs.domain, fs.export_time, fs.fields, body, size)
-            )
+            flows = ipfix.expand(dataclasses.replace(fs, body=body))
         else:
             flows = ipfix.expand(fs)
         out: list[Alert] = []

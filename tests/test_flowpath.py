@@ -75,3 +75,17 @@ def test_flows_checked_against_a_bindings_file_agree(capture: Path, tmp_path: Pa
     exact = run(capture, fast=False, learn=False, bindings=str(file))
     assert fast[:2] == exact[:2] and fast[2] > 0.9 * fast[1][1]["ipfix"]
     assert any('"kind":"unbound-source"' in line for line in fast[0])
+
+
+def test_vif_keyed_flows_take_the_exact_path_and_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NSX often names the port by VIF, not MAC: no columns for those, the same results."""
+    monkeypatch.setattr(fastpath, "MIN_BATCH", 1)
+    path = tmp_path / "vif.pcap"
+    gen = ROOT / "bench" / "gen_ipfix.py"
+    subprocess.run([sys.executable, str(gen), str(path), "6000", "--trouble", "--vif"], check=True)
+    fast, exact = run(path, fast=True, learn=True), run(path, fast=False, learn=True)
+    assert fast[:2] == exact[:2] and fast[2] == 0
+    assert any('"mac":"vif:5d1e3c1a-' in line for line in fast[0])
+    assert any('"kind":"mac-move"' in line for line in fast[0])
