@@ -134,7 +134,7 @@ class BatchPath:
             engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
         )
         decoder.collect_sets = True  # IPFIX data sets come whole, judged by self.flows
-        self.flows = FlowPath(decoder, engine, self._check)
+        self.flows = FlowPath(decoder, engine, self.settled, self._check)
 
     def warm(self) -> None:
         """Load the compiled kernels now (a daemon must not stall on its first busy batch)."""

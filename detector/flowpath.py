@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,13 +28,22 @@ if TYPE_CHECKING:
 Check = Callable[[npt.NDArray[np.uint64], npt.NDArray[np.uint64]], npt.NDArray[np.bool_]]
 
 
+class Cache(Protocol):
+    """The settled-key table's arrays, as the compiled probe reads them."""
+
+    hashes: npt.NDArray[np.uint64]
+    keys: npt.NDArray[np.uint64]
+    used: npt.NDArray[np.bool_]
+
+
 class FlowPath:
     """Judge the data sets one captured record carried."""
 
-    def __init__(self, decoder: Decoder, engine: Engine, check: Check) -> None:
+    def __init__(self, decoder: Decoder, engine: Engine, cache: Cache, check: Check) -> None:
         self.decoder = decoder
         self.engine = engine
-        self.check = check  # the batch path's settled-key check (cache, then the table)
+        self.cache = cache  # the batch path's settled keys (an open-addressing table)
+        self.check = check  # the batch path's check of keys not cached (the table decides)
         self.settled = 0  # records only counted
 
     def process(self, sets: list[tuple[int, FlowSet]], source: str, fast: bool) -> list[Alert]:
@@ -66,17 +75,16 @@ class FlowPath:
         return out
 
     def _settled(self, fs: FlowSet) -> npt.NDArray[np.bool_]:
-        settled = np.zeros(len(fs), dtype=np.bool_)
         if self.engine.table.changes or self.decoder.on_flow is not None:
-            return settled  # changes not yet applied to the cache: judge everything exactly
-        found = flowcols.keys(fs, self.engine.ctx.trust.learn_from_flows)
+            return np.zeros(len(fs), dtype=np.bool_)  # the cache lags the table: all exact
+        cache = self.cache
+        learn = self.engine.ctx.trust.learn_from_flows
+        found = flowcols.keys(fs, learn, (cache.hashes, cache.keys, cache.used))
         if found is None:
-            return settled
-        keys, hashes = found
-        candidate = keys[3] != col.EXACT
-        if candidate.all():
-            return self.check(hashes, keys)
-        rows = np.flatnonzero(candidate)
-        if len(rows):
-            settled[rows] = self.check(hashes[rows], np.ascontiguousarray(keys[:, rows]))
+            return np.zeros(len(fs), dtype=np.bool_)
+        settled = found.cached
+        if found.misses:  # keys not cached yet: ask the table (which caches the settled ones)
+            rows = np.flatnonzero((found.keys[3] != col.EXACT) & ~settled)
+            keys = np.ascontiguousarray(found.keys[:, rows])
+            settled[rows] = self.check(found.hashes[rows], keys)
         return settled

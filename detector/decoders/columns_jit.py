@@ -200,18 +200,23 @@ def same_key(tab_k: Any, i: Any, f: Any, r: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True)
+def probe_one(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, r: Any) -> Any:
+    """Is row r's full key in the open-addressing table?"""
+    mask = np.uint64(len(used) - 1)
+    i = h[r] & mask
+    while used[i]:
+        if tab_h[i] == h[r] and same_key(tab_k, i, f, r):
+            return True
+        i = (i + np.uint64(1)) & mask
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
 def probe(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, want: Any, out: Any) -> None:
     """Mark out[r] for every wanted row whose full key is in the open-addressing table."""
-    mask = np.uint64(len(used) - 1)
     for r in range(len(h)):
-        if not want[r]:
-            continue
-        i = h[r] & mask
-        while used[i]:
-            if tab_h[i] == h[r] and same_key(tab_k, i, f, r):
-                out[r] = True
-                break
-            i = (i + np.uint64(1)) & mask
+        if want[r] and probe_one(tab_h, tab_k, used, h, f, r):
+            out[r] = True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -261,8 +266,13 @@ def flow_kernel(
     outer_lo: Any,
     keys: Any,
     hashes: Any,
-) -> None:
-    """IPFIX records (RFC 7011) to key columns and their hashes; code 0 rows take the exact path."""
+    tab_h: Any,
+    tab_k: Any,
+    used: Any,
+    cached: Any,
+) -> Any:
+    """IPFIX records (RFC 7011) to key columns and their hashes (code 0 rows: the exact path);
+    mark the rows whose key the settled-key table holds, and return how many others it lacks."""
     for r in range(n):
         base = r * size
         segment = u64(b, base + seg_off, 8)
@@ -285,3 +295,11 @@ def flow_kernel(
         if dst_off >= 0:
             keys[8, r] = not b[base + dst_off] & 1
     mix(keys, hashes)
+    misses = 0
+    for r in range(n):
+        if keys[3, r] != 0:
+            if probe_one(tab_h, tab_k, used, hashes, keys, r):
+                cached[r] = True
+            else:
+                misses += 1
+    return misses

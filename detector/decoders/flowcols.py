@@ -81,8 +81,21 @@ def outer(exporter: str) -> tuple[np.uint64, np.uint64] | None:
 _KERNEL: Any = None
 
 
-def keys(fs: FlowSet, learn: bool) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None:
-    """The key matrix and hashes of a set's records; None when none can take the batch path.
+class FlowKeys(NamedTuple):
+    """A set's key matrix and hashes, which rows the settled-key table holds, how many it lacks."""
+
+    keys: npt.NDArray[np.uint64]
+    hashes: npt.NDArray[np.uint64]
+    cached: npt.NDArray[np.bool_]
+    misses: int  # rows to check against the binding table (not EXACT, not cached)
+
+
+Table = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]
+
+
+def keys(fs: FlowSet, learn: bool, cache: Table) -> FlowKeys | None:
+    """The keys of a set's records, probed in `cache` (hashes, keys, used: the batch path's
+    settled keys); None when no record can take the batch path.
 
     `learn` (bindings.learn_from_flows) makes every record teach its source, so it is checked
     like an ARP sender: settled only when already bound, gateway or not.
@@ -101,12 +114,16 @@ def keys(fs: FlowSet, learn: bool) -> tuple[npt.NDArray[np.uint64], npt.NDArray[
     code = col.ARP_LEARN if learn else (col.IPV6 if where.source_v6 else col.IPV4)
     data = np.frombuffer(fs.body, dtype=np.uint8)
     hashes = np.empty(n, dtype=np.uint64)
-    _KERNEL.flow_kernel(data, fs.size, n, *where, code, *exporter, matrix, hashes)
-    return matrix, hashes
+    cached = np.zeros(n, dtype=np.bool_)
+    misses = _KERNEL.flow_kernel(
+        data, fs.size, n, *where, code, *exporter, matrix, hashes, *cache, cached
+    )
+    return FlowKeys(matrix, hashes, cached, int(misses))
 
 
 def warm() -> None:
     """Load the compiled kernel now: one record of a minimal template (MAC, segment, source)."""
     fields = ((0, 56, 6), (0, 351, 8), (0, 8, 4))
     record = bytes(6) + (0x07 << 56 | 1).to_bytes(8) + bytes(4)
-    keys(FlowSet("192.0.2.1", 0, 0, fields, record, len(record)), learn=False)
+    empty = (np.zeros(1, np.uint64), np.zeros((1, 9), np.uint64), np.zeros(1, np.bool_))
+    keys(FlowSet("192.0.2.1", 0, 0, fields, record, len(record)), False, empty)
