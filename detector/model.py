@@ -228,9 +228,13 @@ def is_unicast(mac: str | None) -> bool:
     return mac is not None and (mac.startswith("vif:") or not int(mac[:2], 16) & 1)
 
 
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime can format
+
+
 def rfc3339(ts_ns: int) -> str:
     """Format nanoseconds since the epoch as an RFC 3339 UTC timestamp with microseconds."""
     seconds, ns = divmod(ts_ns, 1_000_000_000)
+    seconds = min(max(seconds, 0), LAST_SECOND)  # a hostile timestamp must not break output
     stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{ns // 1000:06d}Z"
 

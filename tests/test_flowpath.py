@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from detector import fastpath
 from detector.bindings.learn import TrustPolicy
 from detector.config import Config
+from detector.model import RecordBatch
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import ROOT, MemorySink
+from tests.unit.decoders.test_flowcols import flow_sets
 
 RECORDS = 30_000
 
@@ -89,3 +94,52 @@ def test_vif_keyed_flows_take_the_exact_path_and_agree(
     assert fast[:2] == exact[:2] and fast[2] == 0
     assert any('"mac":"vif:5d1e3c1a-' in line for line in fast[0])
     assert any('"kind":"mac-move"' in line for line in fast[0])
+
+
+def _batch(messages: list[bytes]) -> RecordBatch:
+    """Each message in its own UDP datagram from 192.0.2.7 to the collector."""
+    from detector.sources.live import outer_header
+
+    buf, offsets, lengths = b"", [], []
+    for m in messages:
+        frame = (outer_header("192.0.2.7", "192.0.2.9", 4739, len(m)) or b"") + m
+        offsets.append(len(buf))
+        lengths.append(len(frame))
+        buf += frame
+    n = len(messages)
+    return RecordBatch.of("fuzz", buf, offsets, lengths, lengths, [10**18] * n, [1] * n, 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_sets(), st.booleans())
+def test_any_template_and_records_agree_and_never_raise(case, learn: bool) -> None:  # type: ignore[no-untyped-def]
+    """Hostile templates and records, learned from or not: no exception, fast equals exact."""
+    fields, body = case
+    tset = struct.pack("!HH", 300, len(fields))
+    for enterprise, ie, n in fields:
+        tset += (
+            struct.pack("!HHI", ie | 0x8000, n, enterprise)
+            if enterprise
+            else struct.pack("!HH", ie, n)
+        )
+    sets = (
+        struct.pack("!HH", 2, 4 + len(tset)) + tset + struct.pack("!HH", 300, 4 + len(body)) + body
+    )
+    message = struct.pack("!HHIII", 10, 16 + len(sets), 1_767_225_600, 0, 1) + sets
+    saved, fastpath.MIN_BATCH = fastpath.MIN_BATCH, 1  # the walk, with its re-checks
+    try:
+        assert replay_twice(message, learn, fast=True) == replay_twice(message, learn, fast=False)
+    finally:
+        fastpath.MIN_BATCH = saved
+
+
+def replay_twice(message: bytes, learn: bool, fast: bool):  # type: ignore[no-untyped-def]
+    """Alerts and engine counters of a batch of the message twice, sent twice (the second
+    time, what the first one taught is settled)."""
+    cfg = dataclasses.replace(Config(), trust=TrustPolicy(learn_from_flows=learn))
+    sink = MemorySink()
+    pipeline = Pipeline(cfg, sink)
+    pipeline.batches.enabled = fast
+    for _ in range(2):
+        sink.emit(pipeline.batches.process(_batch([message, message])))
+    return [dumps(a) for a in sink.alerts], dict(pipeline.engine.stats.frames)

@@ -48,13 +48,11 @@ def plan(fields: tuple[Field, ...]) -> Plan | None:
     for name, (_, _, length) in zip(compile_fixed(fields)[1], fields, strict=True):
         where[name] = (pos, length)
         pos += length
-    mac = next((where[m] for m in MACS if m in where), None)
+    mac = next((where[m] for m in MACS if m in where and where[m][1] == 6), None)
     segment = where.get("layer2SegmentId")
     source = None
     for name, length in SOURCES:
-        if name in where:
-            if where[name][1] != length:
-                return None  # decoded as an integer or as hex: the exact path's business
+        if name in where and where[name][1] == length:  # else not an address: flow_frame skips it
             source = (where[name][0], int(length == 16))
             break
     if mac is None or mac[1] != 6 or segment is None or segment[1] != 8 or source is None:

@@ -18,8 +18,11 @@ ACCESS_PORT = 0x02  # ingressInterfaceAttr: ingressInterface is the port a VM is
 
 
 def _first(values: dict[str, object], names: tuple[str, ...]) -> str | None:
-    """The first of these elements present as text (an address)."""
-    return next((v for k in names if isinstance(v := values.get(k), str)), None)
+    """The first of these elements present as an address (IP or MAC). An address element of the
+    wrong length decodes as an integer or as hex, neither of which holds a dot or a colon."""
+    return next(
+        (v for k in names if isinstance(v := values.get(k), str) and ("." in v or ":" in v)), None
+    )
 
 
 def flow_frame(flow: Flow, number: int) -> Frame | None:
@@ -31,8 +34,8 @@ def flow_frame(flow: Flow, number: int) -> Frame | None:
     dst = _first(
         v, ("tenantDestIPv4", "tenantDestIPv6", "destinationIPv4Address", "destinationIPv6Address")
     )
-    mac = v.get("sourceMacAddress") or v.get("postSourceMacAddress")
-    if not isinstance(mac, str) or mac.startswith("vif:"):
+    mac = _first(v, ("sourceMacAddress", "postSourceMacAddress"))
+    if mac is None:
         vif = v.get("vifId") or v.get("vifUuid") or v.get("virtualObsID")
         if not vif and v.get("ingressInterfaceAttr") == ACCESS_PORT and "ingressInterface" in v:
             vif = f"{flow.exporter}/port{v['ingressInterface']}"  # the VM's access port
@@ -51,7 +54,9 @@ def flow_frame(flow: Flow, number: int) -> Frame | None:
         ts = v["flowStartSeconds"] * 1_000_000_000
     else:
         ts = flow.export_time * 1_000_000_000
-    dst_mac = v.get("destinationMacAddress")
+    if not 0 <= ts < 1 << 63:  # a start time no clock can hold: the message's export time
+        ts = flow.export_time * 1_000_000_000
+    dst_mac = _first(v, ("destinationMacAddress",))
     proto = v.get("protocolIdentifier") or v.get("tenantProtocol")
     return Frame(
         packet=number,
@@ -61,7 +66,7 @@ def flow_frame(flow: Flow, number: int) -> Frame | None:
         outer_src=flow.exporter,  # the host that saw the flow: a VM that moves changes it
         outer_dst=None,
         src_mac=mac,
-        dst_mac=dst_mac if isinstance(dst_mac, str) else None,
+        dst_mac=dst_mac,
         vlans=(vlan,) if isinstance(vlan, int) and vlan else (),
         ethertype=0x86DD if ":" in src else 0x0800,
         src_ip=src,
