@@ -63,6 +63,11 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Addresses discovered but not realized (limit or duplicate).",
         ("method",),
     ),
+    "spoofwatch_bindings_dropped_total": (
+        "counter",
+        "What the table did not keep to stay bounded, by reason.",
+        ("reason",),
+    ),
     "spoofwatch_bindings": ("gauge", "Realized bindings in the table now.", ()),
     "spoofwatch_ports": ("gauge", "Ports (segment, MAC) in the table now.", ()),
     "spoofwatch_ports_refused_total": ("counter", "Ports not tracked: the table was full.", ()),
@@ -167,6 +172,12 @@ class PipelineCollector(Collector):
             what, _, method = key.partition(":")
             if what in ("realized", "discovered"):
                 fams[f"spoofwatch_bindings_{what}_total"].add_metric([method], n)
+        for reason, n in (
+            ("discovered-cap", tstats.get("discovered_dropped", 0)),
+            ("evidence-source-cap", table.codec.sources_dropped),
+            ("endpoint-not-an-address", tstats.get("endpoint_not_an_address", 0)),
+        ):
+            fams["spoofwatch_bindings_dropped_total"].add_metric([reason], n)
         fams["spoofwatch_bindings"].add_metric([], table.binding_count())
         fams["spoofwatch_ports"].add_metric([], len(table))
         fams["spoofwatch_ports_refused_total"].add_metric([], tstats.get("ports_refused", 0))
