@@ -31,7 +31,7 @@ class BindingPolicy:
     nd_binding_limit: int = 3
     trust_on_first_use: bool = True
     binding_timeout_ns: int = 600 * 1_000_000_000  # TOEU only (NSX arp_nd_binding_timeout 10 min)
-    max_ports: int = 250_000  # ≤ ~850 B a port (dual stack, 3 bindings): ≤ ~210 MB when flooded
+    max_ports: int = 250_000  # ~850 B a dual-stack port (3 bindings): ~210 MB when all are
     max_discovered_per_port: int = 16
 
 
