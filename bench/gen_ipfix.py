@@ -4,7 +4,7 @@ RFC 7011 messages on UDP 4739, one template per exporter (source and destination
 layer2SegmentId, IPv4 addresses, ports, protocol, counters, flowStartMilliseconds), 30 records a
 message. 400 VMs in 20 Geneve/VXLAN segments behind 16 exporters, each VM's flows from its own
 address. With trouble, some records are spoofed (an unbound source, a neighbour's address) and
-some VMs move to another exporter. Built with struct; seeded.
+the busiest VMs move to another exporter and back. Built with struct; seeded.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def main(path: str, records: int = 600_000, trouble: bool = False, vif: bool = F
                 src = bytes([10, 0, 0, 200 + n % 50])  # an address nobody is bound to
             elif trouble and n % 1499 == 700:
                 src = peer[2]  # a neighbour's address (the same segment if lucky)
-            elif trouble and n % 4001 == 2000:
-                table[i] = (segment, mac, src, (exporter + 1) % 16)  # the VM moves host
+            elif trouble and n % 4001 == 2000:  # one of the busiest VMs moves host, and back
+                moved, (seg, vm_mac, vm_src, host) = (n // 4001) % 3, table[(n // 4001) % 3]
+                table[moved] = (seg, vm_mac, vm_src, host ^ 1)
             dst = peer[1] if n % 5 else b"\xff" * 6
             port = f"5d1e3c1a-0000-4000-8000-{mac.hex()}".encode() if vif else mac
             rec = (VIF_RECORD if vif else RECORD).pack(

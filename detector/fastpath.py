@@ -214,6 +214,8 @@ class BatchPath:
         moved = _ids(p for p, m in changes if m)
         if len(moved):
             self.settled.forget(moved)
+        if any(m for _, m in changes):
+            self.flows.forget()
         return bool(len(moved))
 
     def _count(self, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:

@@ -10,7 +10,7 @@ and under trust on first use a binding only ever adds), so a set is judged once,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -18,13 +18,16 @@ import numpy.typing as npt
 
 from detector.decoders import columns as col
 from detector.decoders import flowcols
+from detector.decoders.flows import JUDGED, unicast_destination
 from detector.detectors.engine import Engine
-from detector.model import Alert
+from detector.model import Alert, Frame, PortKey, is_unicast, segment_of
 
 if TYPE_CHECKING:
     from detector.decoders import Decoder
-    from detector.decoders.ipfix_records import FlowSet
+    from detector.decoders.ipfix import Flow
+    from detector.decoders.ipfix_records import Field, FlowSet
 
+SEEN_LIMIT = 1 << 18  # judged keys kept (then the cache starts over: memory stays bounded)
 Check = Callable[[npt.NDArray[np.uint64], npt.NDArray[np.uint64]], npt.NDArray[np.bool_]]
 
 
@@ -45,6 +48,8 @@ class FlowPath:
         self.cache = cache  # the batch path's settled keys (an open-addressing table)
         self.check = check  # the batch path's check of keys not cached (the table decides)
         self.settled = 0  # records only counted
+        self.seen: set[Hashable] = set()  # judged keys of records that settle (see _judged)
+        self.templates: dict[tuple[Field, ...], int] = {}  # fixed templates, numbered
 
     def process(self, sets: list[tuple[int, FlowSet]], source: str, fast: bool) -> list[Alert]:
         """The alerts of these sets' records; with `fast` off every record is judged exactly."""
@@ -53,8 +58,12 @@ class FlowPath:
             out.extend(self._one(number, fs, source, fast))
         return out
 
+    def forget(self) -> None:
+        """A port moved: judged records may no longer hold (the batch path calls this)."""
+        self.seen.clear()
+
     def _one(self, number: int, fs: FlowSet, source: str, fast: bool) -> list[Alert]:
-        settled = self._settled(fs) if fast else np.zeros(len(fs), dtype=np.bool_)
+        settled, judged = self._settled(fs) if fast else (np.zeros(len(fs), np.bool_), None)
         n = int(settled.sum())
         if n:
             self.settled += n
@@ -62,29 +71,78 @@ class FlowPath:
             self.engine.stats.frames["inspected"] += n
         if n == len(fs):
             return []
-        ipfix = self.decoder.ipfix
-        if n:  # only the unsettled records become dicts
-            size = fs.size
-            body = b"".join(fs.body[i * size : (i + 1) * size] for i in np.flatnonzero(~settled))
-            flows = ipfix.expand(dataclasses.replace(fs, body=body))
-        else:
-            flows = ipfix.expand(fs)
+        rest = np.flatnonzero(~settled).tolist()
         out: list[Alert] = []
-        for frame in self.decoder.flow_frames(flows, number):
-            out.extend(self.engine.process(frame, source))
+        for flow, i in zip(self._flows(fs, rest), rest, strict=True):
+            for frame in self.decoder.flow_frames((flow,), number):
+                out.extend(self.engine.process(frame, source))
+                if judged is not None and self._settles(frame):
+                    if len(self.seen) >= SEEN_LIMIT:
+                        self.seen.clear()
+                    self.seen.add(judged[i])
         return out
 
-    def _settled(self, fs: FlowSet) -> npt.NDArray[np.bool_]:
+    def _flows(self, fs: FlowSet, rows: list[int]) -> list[Flow]:
+        """These records of the set as flows (dicts)."""
+        if len(rows) == len(fs):
+            return self.decoder.ipfix.expand(fs)
+        if fs.size:
+            size = fs.size
+            body = b"".join(fs.body[i * size : (i + 1) * size] for i in rows)
+            return self.decoder.ipfix.expand(dataclasses.replace(fs, body=body))
+        return self.decoder.ipfix.expand(
+            dataclasses.replace(fs, rows=tuple(fs.rows[i] for i in rows))
+        )
+
+    def _settled(self, fs: FlowSet) -> tuple[npt.NDArray[np.bool_], list[Hashable] | None]:
+        """Which records are settled, and (for sets the columns cannot key) their judged keys."""
         if self.engine.table.changes or self.decoder.on_flow is not None:
-            return np.zeros(len(fs), dtype=np.bool_)  # the cache lags the table: all exact
+            return np.zeros(len(fs), dtype=np.bool_), None  # the caches lag the table
         cache = self.cache
         learn = self.engine.ctx.trust.learn_from_flows
         found = flowcols.keys(fs, learn, (cache.hashes, cache.keys, cache.used))
         if found is None:
-            return np.zeros(len(fs), dtype=np.bool_)
+            judged = self._judged(fs)
+            seen = self.seen
+            return np.fromiter((k in seen for k in judged), np.bool_, len(judged)), judged
         settled = found.cached
         if found.misses:  # keys not cached yet: ask the table (which caches the settled ones)
             rows = np.flatnonzero((found.keys[3] != col.EXACT) & ~settled)
             keys = np.ascontiguousarray(found.keys[:, rows])
             settled[rows] = self.check(found.hashes[rows], keys)
-        return settled
+        return settled, None
+
+    def _judged(self, fs: FlowSet) -> list[Hashable]:
+        """Per record, what detection depends on (`flows.JUDGED`), with the exporter."""
+        if not fs.size:
+            return [
+                (fs.exporter, tuple(row.get(n) for n in JUDGED), unicast_destination(row))
+                for row in fs.rows
+            ]
+        template = self.templates.get(fs.fields)
+        if template is None:
+            if len(self.templates) >= SEEN_LIMIT // 64:
+                self.templates.clear()
+                self.seen.clear()
+            template = self.templates[fs.fields] = len(self.templates)
+        where, masks = flowcols.judged(fs.fields)
+        width = len(where)
+        records = np.frombuffer(fs.body, np.uint8).reshape(-1, fs.size)
+        blob = (records[:, where] & masks).tobytes()
+        prefix = f"{fs.exporter}/{template}|".encode()
+        return [prefix + blob[i * width : (i + 1) * width] for i in range(len(fs))]
+
+    def _settles(self, frame: Frame) -> bool:
+        """Would the same record, seen again now, change nothing? (as `fastpath` decides)"""
+        table, trust = self.engine.table, self.engine.ctx.trust
+        mac, src = frame.src_mac, frame.src_ip
+        if mac is None or src is None or not is_unicast(mac):
+            return False
+        port = PortKey(segment_of(frame), mac)
+        if port not in table:
+            return False
+        if is_unicast(frame.dst_mac) and table.endpoint(port) != frame.outer_src:
+            return False
+        if not trust.learn_from_flows and trust.is_gateway(mac):
+            return True
+        return table.is_bound(port, src, frame.ts_ns)

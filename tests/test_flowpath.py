@@ -82,16 +82,17 @@ def test_flows_checked_against_a_bindings_file_agree(capture: Path, tmp_path: Pa
     assert any('"kind":"unbound-source"' in line for line in fast[0])
 
 
-def test_vif_keyed_flows_take_the_exact_path_and_agree(
+def test_vif_keyed_flows_settle_by_what_is_judged_and_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """NSX often names the port by VIF, not MAC: no columns for those, the same results."""
+    """NSX often names the port by VIF, not MAC: no key columns for those, but records equal in
+    every judged element settle alike, with the same results."""
     monkeypatch.setattr(fastpath, "MIN_BATCH", 1)
     path = tmp_path / "vif.pcap"
     gen = ROOT / "bench" / "gen_ipfix.py"
     subprocess.run([sys.executable, str(gen), str(path), "6000", "--trouble", "--vif"], check=True)
     fast, exact = run(path, fast=True, learn=True), run(path, fast=False, learn=True)
-    assert fast[:2] == exact[:2] and fast[2] == 0
+    assert fast[:2] == exact[:2] and fast[2] > 0.5 * fast[1][1]["ipfix"]
     assert any('"mac":"vif:5d1e3c1a-' in line for line in fast[0])
     assert any('"kind":"mac-move"' in line for line in fast[0])
 
@@ -142,4 +143,5 @@ def replay_twice(message: bytes, learn: bool, fast: bool):  # type: ignore[no-un
     pipeline.batches.enabled = fast
     for _ in range(2):
         sink.emit(pipeline.batches.process(_batch([message, message])))
-    return [dumps(a) for a in sink.alerts], dict(pipeline.engine.stats.frames)
+    engine = pipeline.engine.stats
+    return [dumps(a) for a in sink.alerts], dict(engine.frames), dict(engine.findings)

@@ -18,16 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.decoders import columns as col
+from detector.decoders.flows import DST_MACS, JUDGED, MACS, SOURCES
 from detector.decoders.ipfix_elements import compile_fixed
 from detector.decoders.ipfix_records import Field, FlowSet
-
-SOURCES = (
-    ("tenantSourceIPv4", 4),
-    ("tenantSourceIPv6", 16),
-    ("sourceIPv4Address", 4),
-    ("sourceIPv6Address", 16),
-)
-MACS = ("sourceMacAddress", "postSourceMacAddress")
 
 
 class Plan(NamedTuple):
@@ -40,18 +33,25 @@ class Plan(NamedTuple):
     dst_mac: int
 
 
-@functools.lru_cache(maxsize=1024)
-def plan(fields: tuple[Field, ...]) -> Plan | None:
-    """The key elements' offsets, or None when the template's records need the exact path."""
+def _where(fields: tuple[Field, ...]) -> dict[str, tuple[int, int]]:
+    """Each element's (offset, length) in a fixed-length record, by its name in the flow dict."""
     where: dict[str, tuple[int, int]] = {}
     pos = 0
     for name, (_, _, length) in zip(compile_fixed(fields)[1], fields, strict=True):
         where[name] = (pos, length)
         pos += length
+    return where
+
+
+@functools.lru_cache(maxsize=1024)
+def plan(fields: tuple[Field, ...]) -> Plan | None:
+    """The key elements' offsets, or None when the template's records need the exact path."""
+    where = _where(fields)
     mac = next((where[m] for m in MACS if m in where and where[m][1] == 6), None)
     segment = where.get("layer2SegmentId")
     source = None
-    for name, length in SOURCES:
+    for name in SOURCES:
+        length = 4 if "IPv4" in name else 16
         if name in where and where[name][1] == length:  # else not an address: flow_frame skips it
             source = (where[name][0], int(length == 16))
             break
@@ -59,6 +59,22 @@ def plan(fields: tuple[Field, ...]) -> Plan | None:
         return None
     dst = where.get("destinationMacAddress", (-1, 6))
     return Plan(mac[0], segment[0], source[0], source[1], dst[0] if dst[1] == 6 else -1)
+
+
+@functools.lru_cache(maxsize=1024)
+def judged(fields: tuple[Field, ...]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
+    """The byte positions in a fixed-length record of every element detection depends on
+    (`flows.JUDGED`), and a mask for each: records equal there (and in the I/G bit of a MAC
+    destination) are judged alike."""
+    where = _where(fields)
+    spans = [range(where[n][0], sum(where[n])) for n in JUDGED if n in where]
+    positions = [i for span in spans for i in span]
+    masks = [0xFF] * len(positions)
+    dst = where.get(DST_MACS[0])
+    if dst is not None and dst[1] == 6:  # else flow_frame sees no MAC: never unicast
+        positions.append(dst[0])
+        masks.append(0x01)
+    return np.array(positions, dtype=np.intp), np.array(masks, dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=4096)

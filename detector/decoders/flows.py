@@ -11,10 +11,26 @@ sourceIPv4/IPv6Address.
 from __future__ import annotations
 
 from detector.decoders.ipfix import Flow
-from detector.model import Frame
+from detector.model import Frame, is_unicast
 
 SEGMENT_TYPES = {0x01: "vxlan", 0x07: "geneve"}
 ACCESS_PORT = 0x02  # ingressInterfaceAttr: ingressInterface is the port a VM is attached to
+SOURCES = ("tenantSourceIPv4", "tenantSourceIPv6", "sourceIPv4Address", "sourceIPv6Address")
+DESTINATIONS = (
+    "tenantDestIPv4",
+    "tenantDestIPv6",
+    "destinationIPv4Address",
+    "destinationIPv6Address",
+)
+MACS = ("sourceMacAddress", "postSourceMacAddress")
+VIFS = ("vifId", "vifUuid", "virtualObsID")
+ACCESS = ("ingressInterfaceAttr", "ingressInterface")
+SEGMENTS = ("layer2SegmentId", "vlanId", "dot1qVlanId")
+DST_MACS = ("destinationMacAddress",)
+# The elements whose values can change what detection makes of a record (port, segment,
+# source); with the exporter and whether the destination is unicast (`unicast_destination`),
+# records equal in these are judged alike (see flowpath).
+JUDGED = SOURCES + MACS + VIFS + ACCESS + SEGMENTS
 
 
 def _first(values: dict[str, object], names: tuple[str, ...]) -> str | None:
@@ -25,29 +41,28 @@ def _first(values: dict[str, object], names: tuple[str, ...]) -> str | None:
     )
 
 
+def unicast_destination(values: dict[str, object]) -> bool:
+    """Is the record's destination MAC a unicast one (a frame that can move its port)?"""
+    return is_unicast(_first(values, DST_MACS))
+
+
 def flow_frame(flow: Flow, number: int) -> Frame | None:
     """The observation a flow record makes, or None when it names no port or no source."""
     v = flow.values
-    src = _first(
-        v, ("tenantSourceIPv4", "tenantSourceIPv6", "sourceIPv4Address", "sourceIPv6Address")
-    )
-    dst = _first(
-        v, ("tenantDestIPv4", "tenantDestIPv6", "destinationIPv4Address", "destinationIPv6Address")
-    )
-    mac = _first(v, ("sourceMacAddress", "postSourceMacAddress"))
+    src, dst, mac = _first(v, SOURCES), _first(v, DESTINATIONS), _first(v, MACS)
     if mac is None:
-        vif = v.get("vifId") or v.get("vifUuid") or v.get("virtualObsID")
+        vif = v.get(VIFS[0]) or v.get(VIFS[1]) or v.get(VIFS[2])
         if not vif and v.get("ingressInterfaceAttr") == ACCESS_PORT and "ingressInterface" in v:
             vif = f"{flow.exporter}/port{v['ingressInterface']}"  # the VM's access port
         mac = f"vif:{vif}" if vif else None
     if src is None or mac is None:
         return None
     encap = vni = None
-    segment = v.get("layer2SegmentId")
+    segment = v.get(SEGMENTS[0])
     if isinstance(segment, int) and segment:
         encap = SEGMENT_TYPES.get(segment >> 56)
         vni = segment & 0xFFFFFF if encap else None
-    vlan = v.get("vlanId") or v.get("dot1qVlanId")
+    vlan = v.get(SEGMENTS[1]) or v.get(SEGMENTS[2])
     if isinstance(v.get("flowStartMilliseconds"), int):
         ts = v["flowStartMilliseconds"] * 1_000_000
     elif isinstance(v.get("flowStartSeconds"), int):
@@ -56,7 +71,7 @@ def flow_frame(flow: Flow, number: int) -> Frame | None:
         ts = flow.export_time * 1_000_000_000
     if not 0 <= ts < 1 << 63:  # a start time no clock can hold: the message's export time
         ts = flow.export_time * 1_000_000_000
-    dst_mac = _first(v, ("destinationMacAddress",))
+    dst_mac = _first(v, DST_MACS)
     proto = v.get("protocolIdentifier") or v.get("tenantProtocol")
     return Frame(
         packet=number,
