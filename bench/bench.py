@@ -393,24 +393,34 @@ def ipfix_rates() -> None:
     _, dicts = timed(lambda d: sum(len(d.feed(m, "bench")) for m in messages))
     rec = struct.Struct("!4s4s6sHQQHHB")
     _, base = timed(lambda _: sum(1 for msg in messages for _ in rec.iter_unpack(msg[20:])))
-    flows = OUT / "ipfix-600k.pcap"
-    if not flows.exists():
-        subprocess.run([PY, ROOT / "bench" / "gen_ipfix.py", flows, "600000"], check=True)
-    r = median("ipfix", str(flows))
-    replay = r["packets"] / r["seconds"]
+    replays = {}
+    for name, extra in (("mac", []), ("vif", ["--vif"])):
+        flows = OUT / f"ipfix-{name}-600k.pcap"
+        if not flows.exists():
+            gen = [PY, ROOT / "bench" / "gen_ipfix.py", flows, "600000", *extra]
+            subprocess.run(gen, check=True)
+        replays[name] = median("ipfix", str(flows))
     title = f"IPFIX, one fixed template, {n:,} records"
     print(f"\n  {title:<66} {'records/s':>12} {'× struct':>9}")
     for label, rate in (
         ("decode to columns (templates, checks, numpy columns)", columns),
         ("decode to dicts (what `spoofwatch flows` prints)", dicts),
         ("struct.iter_unpack loop (no template logic, no checks)", base),
-        (f"spoofwatch replay end to end, {r['packets']:,} NSX-style records", replay),
+        *(
+            (f"spoofwatch replay end to end, {r['packets']:,} {kind} records", per_second(r))
+            for kind, r in (("MAC-keyed", replays["mac"]), ("VIF-keyed", replays["vif"]))
+        ),
     ):
         print(f"  {label:<66} {rate:>12,.0f} {rate / base:>9.2f}")
+    rss = max(r["rss_mb"] for r in replays.values())
     print(
-        f"  (the replay learns from first-seen flows; median of {r['runs']:.0f} runs;"
-        f" peak RSS {r['rss_mb']:.0f} MB)"
+        "  (NSX-style flows, bench/gen_ipfix.py; each replay learns from first-seen flows;"
+        f" median of {replays['mac']['runs']:.0f} runs; peak RSS {rss:.0f} MB)"
     )
+
+
+def per_second(run: dict[str, float]) -> float:
+    return run["packets"] / run["seconds"]
 
 
 def run_ipfix(path: str) -> int:
