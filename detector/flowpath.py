@@ -1,10 +1,13 @@
-"""The batch path for IPFIX records: each data set settled by columns, the rest exactly, in order.
+"""The batch path for IPFIX records: settled records of a data set are counted, the rest judged.
 
 A record is settled on the same terms as a frame (`fastpath`): its port exists behind the same
-endpoint (the exporter) and its source is bound to it. Settled records are only counted; the
-others become observations and go through the engine in the order they arrived. A record the
-engine changes the table for cannot unsettle a later record of its set (they share the exporter,
-and under trust on first use a binding only ever adds), so a set is judged once, up front.
+endpoint (the exporter) and its source is bound to it. Records of MAC-keyed overlay templates
+get the packet path's key columns and its settled-key table; any other record is keyed by its
+exporter and the elements detection depends on (`flows.JUDGED`), and such a key is remembered
+once a record with it settles (and forgotten when any port moves). Settled records are only
+counted; the others become observations and go through the engine in the order they arrived.
+A record the engine changes the table for cannot unsettle a later record of its set (they share
+the exporter, and under trust on first use a binding only ever adds), so a set is judged once.
 """
 
 from __future__ import annotations
