@@ -228,7 +228,7 @@ def main() -> None:
     for label, method in METHODS.items():
         path = small if method in ("scapy", "tshark") else big
         r = median(method, str(path))
-        rate = r["packets"] / r["seconds"]
+        rate = per_second(r)
         rows.append((label + (" (50k slice, extrapolated)" if path == small else ""), r, rate))
         print(f"  measured {label}: {rate:,.0f} packets/s", file=sys.stderr, flush=True)
     ref = next(rate for label, _, rate in rows if label.startswith("struct loop"))

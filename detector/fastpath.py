@@ -90,9 +90,7 @@ class _Settled:
 
 
 def jit() -> Any:
-    from detector.decoders import columns_jit
-
-    return columns_jit
+    return col.kernels()
 
 
 def _port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
@@ -259,16 +257,9 @@ class BatchPath:
     def _settles(self, key: list[int]) -> bool:
         encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = key
         port = PortKey(f"{ENCAP_NAMES[encap]}:{vni}", _mac_text(mac))
-        table = self.engine.table
-        if port not in table:
-            return False  # the exact path creates the port (and may find the table full)
-        if unicast and table.endpoint(port) != _ip_text(outer_hi, outer_lo):
-            return False  # first sighting, or a move
-        if code == col.NO_CHECK:
-            return True
-        if code != col.ARP_LEARN and self.engine.ctx.trust.is_gateway(port.mac):
-            return True
-        return table.is_bound(port, _ip_text(ip_hi, ip_lo), 0)
+        source = None if code == col.NO_CHECK else _ip_text(ip_hi, ip_lo)
+        endpoint = _ip_text(outer_hi, outer_lo)
+        return self.engine.settles(port, source, endpoint, bool(unicast), code == col.ARP_LEARN)
 
 
 def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:

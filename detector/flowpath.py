@@ -137,15 +137,9 @@ class FlowPath:
 
     def _settles(self, frame: Frame) -> bool:
         """Would the same record, seen again now, change nothing? (as `fastpath` decides)"""
-        table, trust = self.engine.table, self.engine.ctx.trust
-        mac, src = frame.src_mac, frame.src_ip
-        if mac is None or src is None or not is_unicast(mac):
+        mac, src, endpoint = frame.src_mac, frame.src_ip, frame.outer_src
+        if mac is None or src is None or endpoint is None or not is_unicast(mac):
             return False
         port = PortKey(segment_of(frame), mac)
-        if port not in table:
-            return False
-        if is_unicast(frame.dst_mac) and table.endpoint(port) != frame.outer_src:
-            return False
-        if not trust.learn_from_flows and trust.is_gateway(mac):
-            return True
-        return table.is_bound(port, src, frame.ts_ns)
+        learns = self.engine.ctx.trust.learn_from_flows
+        return self.engine.settles(port, src, endpoint, is_unicast(frame.dst_mac), learns)

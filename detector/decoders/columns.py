@@ -41,6 +41,16 @@ class Columns(NamedTuple):
 _KERNEL: Any = None
 
 
+def kernels() -> Any:
+    """The numba kernels module, imported on first use (loading it compiles or reads a cache)."""
+    global _KERNEL
+    if _KERNEL is None:
+        from detector.decoders import columns_jit
+
+        _KERNEL = columns_jit
+    return _KERNEL
+
+
 def port_mask(ports: frozenset[int]) -> npt.NDArray[np.bool_]:
     mask = np.zeros(65536, dtype=np.bool_)
     mask[list(ports)] = True
@@ -55,17 +65,13 @@ def decode(
     masks: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
 ) -> Columns:
     """Decode a batch into columns (compiling the kernel on first use)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from detector.decoders import columns_jit
-
-        _KERNEL = columns_jit
+    jit = kernels()
     n = len(offsets)
     keys = np.zeros((9, n), dtype=np.uint64)
     hashes = np.empty(n, dtype=np.uint64)
     data = np.frombuffer(buf, dtype=np.uint8)
     encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = keys
-    _KERNEL.kernel(
+    jit.kernel(
         data,
         offsets,
         caplens,
@@ -81,5 +87,5 @@ def decode(
         outer_lo,
         unicast,
     )
-    _KERNEL.mix(keys, hashes)
+    jit.mix(keys, hashes)
     return Columns(keys, hashes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import socket
 import struct
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -92,9 +92,6 @@ def outer(exporter: str) -> tuple[np.uint64, np.uint64] | None:
     return np.uint64(hi), np.uint64(lo)
 
 
-_KERNEL: Any = None
-
-
 class FlowKeys(NamedTuple):
     """A set's key matrix and hashes, which rows the settled-key table holds, how many it lacks."""
 
@@ -114,22 +111,17 @@ def keys(fs: FlowSet, learn: bool, cache: Table) -> FlowKeys | None:
     `learn` (bindings.learn_from_flows) makes every record teach its source, so it is checked
     like an ARP sender: settled only when already bound, gateway or not.
     """
-    global _KERNEL
     where = plan(fs.fields) if fs.size else None
     exporter = outer(fs.exporter)
     if where is None or exporter is None:
         return None
-    if _KERNEL is None:
-        from detector.decoders import columns_jit
-
-        _KERNEL = columns_jit
     n = len(fs)
     matrix = np.zeros((9, n), dtype=np.uint64)
     code = col.ARP_LEARN if learn else (col.IPV6 if where.source_v6 else col.IPV4)
     data = np.frombuffer(fs.body, dtype=np.uint8)
     hashes = np.empty(n, dtype=np.uint64)
     cached = np.zeros(n, dtype=np.bool_)
-    misses = _KERNEL.flow_kernel(
+    misses = col.kernels().flow_kernel(
         data, fs.size, n, *where, code, *exporter, matrix, hashes, *cache, cached
     )
     return FlowKeys(matrix, hashes, cached, int(misses))

@@ -101,6 +101,23 @@ class Engine:
             self.table.move(port, frame.outer_src)
         return [a for f in findings if (a := self._alert(f, obs)) is not None]
 
+    def settles(
+        self, port: PortKey, source: str | None, endpoint: str, unicast: bool, learns: bool
+    ) -> bool:
+        """Would the port sending from `source` (None: nothing to check) behind `endpoint` change
+        nothing now: no alert, no binding, no move? The batch paths only count such frames.
+        `learns`: the frame teaches its source (ARP, flows learned from), so a gateway's too."""
+        table = self.table
+        if port not in table:
+            return False  # the exact path creates the port (and may find the table full)
+        if unicast and table.endpoint(port) != endpoint:
+            return False  # first sighting, or a move
+        if source is None:
+            return True
+        if not learns and self.ctx.trust.is_gateway(port.mac):
+            return True
+        return table.is_bound(port, source, 0)
+
     def _table_full(self) -> Finding:
         cap = self.table.policy.max_ports
         return Finding(
