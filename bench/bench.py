@@ -47,8 +47,8 @@ def child(method: str, path: str) -> None:
 def warm() -> None:
     """Call every compiled kernel once on a bundled sample, so that loading numba's cache is
     start-up (like imports), not throughput; the wall column still counts it."""
-    from detector import fastpath
-    from detector.decoders import flowcols
+    from detector.fast import flowcols
+    from detector.fast import packets as fastpath
     from detector.sources import pcap
 
     saved = fastpath.MIN_BATCH, pcap.FAST_WALK_BYTES
@@ -91,7 +91,7 @@ STEADY_T0 = [0.0]
 
 def run_columns(path: str) -> int:
     from detector.decoders import DecodeConfig
-    from detector.decoders import columns as col
+    from detector.fast import columns as col
     from detector.sources import CaptureFile
 
     cfg = DecodeConfig()
@@ -372,7 +372,7 @@ def ipfix_rates() -> None:
     """IPFIX records/s: decoding (to columns, to dicts), a struct loop, and replay end to end."""
     import struct
 
-    from detector.decoders.ipfix import IpfixDecoder
+    from detector.decoders.ipfix.decoder import IpfixDecoder
 
     template, messages = ipfix_messages()
 

@@ -19,7 +19,7 @@ from detector import config as config_mod
 from detector.bindings.store import BindingStore
 from detector.detectors.engine import Engine
 from detector.errors import ConfigError, SinkError
-from detector.fastpath import BatchPath
+from detector.fast.packets import BatchPath
 from detector.metrics import RunCounters, registry
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import JsonlSink

@@ -12,7 +12,7 @@ from detector.config import Config
 from detector.decoders import Decoder
 from detector.detectors.engine import Engine
 from detector.errors import CaptureError
-from detector.fastpath import BatchPath
+from detector.fast.packets import BatchPath
 from detector.model import DecodeStats
 from detector.sinks import Sink
 from detector.sources import CaptureFile, CaptureInfo

@@ -52,12 +52,24 @@ def test_every_module_has_a_one_line_docstring_and_stays_small() -> None:
 
 
 def test_protocol_decoders_cite_their_rfc_or_spec() -> None:
-    for path in (PACKAGE / "decoders").glob("*.py"):
-        if path.name in ("__init__.py",):
+    for path in (PACKAGE / "decoders").rglob("*.py"):
+        if path.name == "__init__.py" and path.parent.name == "decoders":
             continue
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         specs = ("RFC", "IEEE", "draft", "tcpdump.org/linktypes")
         assert any(spec in doc for spec in specs), path.name
+
+
+def test_fast_paths_sit_above_the_stages_they_speed_up() -> None:
+    """fast/ may import decoders, bindings and detectors; no stage imports fast/."""
+    for path in MODULES:
+        rel = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        fast_imports = {m for m in imports(path) if m.startswith("detector.fast")}
+        if stage_of(rel) is not None:
+            assert not fast_imports, f"{rel} imports {fast_imports}"
+        if rel.startswith("detector.fast"):
+            later = {m for m in imports(path) if stage_of(m) == STAGES.index("sinks")}
+            assert not later, f"{rel} imports a sink: {later}"
 
 
 def test_plugin_name_is_module_name_is_class_name() -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, link, ndp, udp, vxlan
-from detector.decoders.flows import flow_frame
-from detector.decoders.ipfix import Flow, IpfixDecoder
-from detector.decoders.ipfix_records import FlowSet
+from detector.decoders.ipfix.decoder import Flow, IpfixDecoder
+from detector.decoders.ipfix.flows import flow_frame
+from detector.decoders.ipfix.records import FlowSet
 from detector.errors import DecodeError
 from detector.model import LINKTYPE_ETHERNET, Buffer, DecodeStats, Frame, RecordBatch
 

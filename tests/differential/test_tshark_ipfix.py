@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detector.decoders import DecodeConfig, Decoder
-from detector.decoders.ipfix import Flow
+from detector.decoders.ipfix.decoder import Flow
 from detector.model import DecodeStats
 from detector.sources import CaptureFile
 from tests.conftest import REAL, needs_tshark, real_captures, real_id

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector import fastpath
 from detector.bindings.learn import TrustPolicy
 from detector.config import Config
+from detector.fast import packets as fastpath
 from detector.model import RecordBatch
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import ROOT, MemorySink
-from tests.unit.decoders.test_flowcols import flow_sets
+from tests.unit.fast.test_flowcols import flow_sets
 
 RECORDS = 30_000
 

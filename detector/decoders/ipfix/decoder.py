@@ -15,9 +15,9 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.decoders import ipfix_records as records
-from detector.decoders.ipfix_elements import V9_SCOPE
-from detector.decoders.ipfix_records import VARIABLE, Field, FlowSet
+from detector.decoders.ipfix import records
+from detector.decoders.ipfix.elements import V9_SCOPE
+from detector.decoders.ipfix.records import VARIABLE, Field, FlowSet
 from detector.errors import DecodeError
 
 MAX_TEMPLATES_PER_EXPORTER = 1024

@@ -17,10 +17,10 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders import columns as col
-from detector.decoders.flows import DST_MACS, JUDGED, MACS, SOURCES
-from detector.decoders.ipfix_elements import compile_fixed
-from detector.decoders.ipfix_records import Field, FlowSet
+from detector.decoders.ipfix.elements import compile_fixed
+from detector.decoders.ipfix.flows import DST_MACS, JUDGED, MACS, SOURCES
+from detector.decoders.ipfix.records import Field, FlowSet
+from detector.fast import columns as col
 
 
 class Plan(NamedTuple):

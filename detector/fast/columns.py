@@ -4,7 +4,7 @@ The common case is Ethernet / IPv4|IPv6 / UDP / Geneve (RFC 8926) | VXLAN (RFC 7
 (≤ 2 tags) / IPv4 | IPv6 | ARP (RFC 826) or any other payload that teaches nothing. Everything the
 exact decoder (`detector.decoders.Decoder`) would treat specially is marked EXACT and left to it:
 errors, fragments, OAM, nested tunnels, DHCP, ICMPv6 (neighbour discovery), other link types.
-The checks here mirror the exact decoder's; tests/unit/decoders/test_columns.py holds them equal.
+The checks here mirror the exact decoder's; tests/unit/fast/test_packets.py holds them equal.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def kernels() -> Any:
     """The numba kernels module, imported on first use (loading it compiles or reads a cache)."""
     global _KERNEL
     if _KERNEL is None:
-        from detector.decoders import columns_jit
+        from detector.fast import kernels
 
-        _KERNEL = columns_jit
+        _KERNEL = kernels
     return _KERNEL
 
 

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders import Decoder, flowcols
-from detector.decoders import columns as col
+from detector.decoders import Decoder
 from detector.detectors.engine import Engine
-from detector.flowpath import FlowPath
+from detector.fast import columns as col
+from detector.fast import flowcols
+from detector.fast.flows import FlowPath
 from detector.model import Alert, PortKey, RecordBatch
 
 if TYPE_CHECKING:
-    from detector.decoders.columns import Columns
+    from detector.fast.columns import Columns
 
 ENCAP_NAMES = {col.ENCAP_GENEVE: "geneve", col.ENCAP_VXLAN: "vxlan"}
 MIN_BATCH = 256  # smaller batches are not worth the column pass

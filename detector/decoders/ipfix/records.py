@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders.ipfix_elements import compile_fixed, decode_value, name_of
+from detector.decoders.ipfix.elements import compile_fixed, decode_value, name_of
 
 Field = tuple[int, int, int]  # (enterprise, element id, length; 65535 = variable)
 VARIABLE = 0xFFFF

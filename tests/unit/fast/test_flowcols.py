@@ -9,11 +9,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.decoders import columns as col
-from detector.decoders import flowcols
-from detector.decoders.flows import flow_frame
-from detector.decoders.ipfix import IpfixDecoder
-from detector.decoders.ipfix_records import FlowSet
+from detector.decoders.ipfix.decoder import IpfixDecoder
+from detector.decoders.ipfix.flows import flow_frame
+from detector.decoders.ipfix.records import FlowSet
+from detector.fast import columns as col
+from detector.fast import flowcols
 from detector.model import is_unicast
 
 VMWARE = 6876
@@ -26,7 +26,7 @@ NO_CACHE = (np.zeros(1, np.uint64), np.zeros((1, 9), np.uint64), np.zeros(1, np.
 
 def expected(flow_values: dict[str, object], exporter: str, learn: bool) -> list[int]:
     """The key the exact path implies for one record, or all zeros where it must go exact."""
-    from detector.decoders.ipfix import Flow
+    from detector.decoders.ipfix.decoder import Flow
 
     frame = flow_frame(Flow(exporter, 1, 0, flow_values), 1)
     if frame is None or frame.encap not in ("geneve", "vxlan") or not is_unicast(frame.src_mac):

@@ -1,6 +1,6 @@
 """The batch path for IPFIX records: settled records of a data set are counted, the rest judged.
 
-A record is settled on the same terms as a frame (`fastpath`): its port exists behind the same
+A record is settled on the same terms as a frame (`fast.packets`): its port exists behind the same
 endpoint (the exporter) and its source is bound to it. Records of MAC-keyed overlay templates
 get the packet path's key columns and its settled-key table; any other record is keyed by its
 exporter and the elements detection depends on (`flows.JUDGED`), and such a key is remembered
@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders import columns as col
-from detector.decoders import flowcols
-from detector.decoders.flows import JUDGED, unicast_destination
+from detector.decoders.ipfix.flows import JUDGED, unicast_destination
 from detector.detectors.engine import Engine
+from detector.fast import columns as col
+from detector.fast import flowcols
 from detector.model import Alert, Frame, PortKey, is_unicast, segment_of
 
 if TYPE_CHECKING:
     from detector.decoders import Decoder
-    from detector.decoders.ipfix import Flow
-    from detector.decoders.ipfix_records import Field, FlowSet
+    from detector.decoders.ipfix.decoder import Flow
+    from detector.decoders.ipfix.records import Field, FlowSet
 
 SEEN_LIMIT = 1 << 18  # judged keys kept (then the cache starts over: memory stays bounded)
 Check = Callable[[npt.NDArray[np.uint64], npt.NDArray[np.uint64]], npt.NDArray[np.bool_]]
@@ -136,7 +136,7 @@ class FlowPath:
         return [prefix + blob[i * width : (i + 1) * width] for i in range(len(fs))]
 
     def _settles(self, frame: Frame) -> bool:
-        """Would the same record, seen again now, change nothing? (as `fastpath` decides)"""
+        """Would the same record, seen again now, change nothing? (as `fast.packets` decides)"""
         mac, src, endpoint = frame.src_mac, frame.src_ip, frame.outer_src
         if mac is None or src is None or endpoint is None or not is_unicast(mac):
             return False

@@ -10,7 +10,7 @@ sourceIPv4/IPv6Address.
 
 from __future__ import annotations
 
-from detector.decoders.ipfix import Flow
+from detector.decoders.ipfix.decoder import Flow
 from detector.model import Frame, is_unicast
 
 SEGMENT_TYPES = {0x01: "vxlan", 0x07: "geneve"}
@@ -29,7 +29,7 @@ SEGMENTS = ("layer2SegmentId", "vlanId", "dot1qVlanId")
 DST_MACS = ("destinationMacAddress",)
 # The elements whose values can change what detection makes of a record (port, segment,
 # source); with the exporter and whether the destination is unicast (`unicast_destination`),
-# records equal in these are judged alike (see flowpath).
+# records equal in these are judged alike (see detector.fast.flows).
 JUDGED = SOURCES + MACS + VIFS + ACCESS + SEGMENTS
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from detector import fastpath
 from detector.config import Config
 from detector.detectors.engine import EngineConfig
+from detector.fast import packets as fastpath
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
