@@ -209,3 +209,8 @@ def load(path: str | Path) -> Config:
         return parse(doc, p.parent)
     except ConfigError as exc:
         raise ConfigError(f"config {path}: {exc}") from exc
+
+
+def load_or_default(path: str | None) -> Config:
+    """The configuration in `path`, or the defaults when no file is named."""
+    return load(path) if path else Config()

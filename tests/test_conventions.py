@@ -72,6 +72,16 @@ def test_fast_paths_sit_above_the_stages_they_speed_up() -> None:
             assert not later, f"{rel} imports a sink: {later}"
 
 
+def test_commands_never_import_each_other_nor_the_cli() -> None:
+    shared = {"detector.commands", "detector.commands.summary"}
+    for path in (PACKAGE / "commands").glob("*.py"):
+        rel = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for imported in imports(path):
+            assert imported != "detector.cli", f"{rel} imports the cli"
+            if imported.startswith("detector.commands") and imported not in shared:
+                raise AssertionError(f"{rel} imports another command, {imported}")
+
+
 def test_plugin_name_is_module_name_is_class_name() -> None:
     for name, target in PLUGINS.items():
         module, _, cls = target.partition(":")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
@@ -131,3 +131,12 @@ class _Prefixed:
             self.prefix = self.prefix[n:]
             return n
         return int(cast(Any, self.stream).readinto(b))
+
+
+def each_batch(paths: Iterable[str], failures: list[str]) -> Iterator[RecordBatch]:
+    """The batches of every capture in turn; an unreadable one is noted in `failures`."""
+    for path in paths:
+        try:
+            yield from CaptureFile(path).batches()
+        except CaptureError as exc:
+            failures.append(str(exc))

@@ -6,15 +6,10 @@ import argparse
 import csv
 import json
 import sys
-from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detector.config import Config
-from detector.decoders import Decoder
-from detector.errors import CaptureError
-from detector.model import DecodeStats, Frame, RecordBatch, rfc3339
-from detector.summary import pairs
+if TYPE_CHECKING:
+    from detector.model import Frame
 
 CSV_COLUMNS = [
     "file",
@@ -36,6 +31,8 @@ CSV_COLUMNS = [
 
 def frame_to_dict(f: Frame, source: str) -> dict[str, Any]:
     """A frame as the keys of the decode contract, plus the details that were decoded."""
+    from detector.model import rfc3339
+
     d: dict[str, Any] = {
         "file": source,
         "packet": f.packet,
@@ -65,33 +62,29 @@ def frame_to_dict(f: Frame, source: str) -> dict[str, Any]:
     return d
 
 
-def _each_batch(paths: list[str], failures: list[str]) -> Iterator[RecordBatch]:
-    """The batches of every capture in turn; an unreadable one is noted and skipped."""
-    from detector.sources import CaptureFile
-
-    for path in paths:
-        try:
-            yield from CaptureFile(path).batches()
-        except CaptureError as exc:
-            failures.append(str(exc))
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    d = sub.add_parser("decode", help="one line per decapsulated inner frame, for debugging")
+    d.add_argument("captures", nargs="+", metavar="CAPTURE")
+    d.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    d.add_argument("--config", metavar="FILE", help="TOML configuration (tunnel ports)")
+    d.set_defaults(run=run)
 
 
-def _finish(summary: str, failures: list[str]) -> int:
-    print(summary, file=sys.stderr)
-    for failure in failures:
-        print(f"spoofwatch: error: {failure}", file=sys.stderr)
-    return 1 if failures else 0
-
-
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(args: argparse.Namespace) -> int:
     """Decode every capture to stdout; summary and failures on stderr."""
+    from detector.commands.summary import finish, pairs
+    from detector.config import load_or_default
+    from detector.decoders import Decoder
+    from detector.model import DecodeStats
+    from detector.sources import each_batch
+
     stats = DecodeStats()
-    decoder = Decoder(config.decode, stats)
+    decoder = Decoder(load_or_default(args.config).decode, stats)
     writer = csv.writer(sys.stdout) if args.format == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     failures: list[str] = []
-    for batch in _each_batch(args.captures, failures):
+    for batch in each_batch(args.captures, failures):
         lines = []
         for frame in decoder.frames(batch):
             d = frame_to_dict(frame, batch.source)
@@ -102,43 +95,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 lines.append(json.dumps(d, separators=(",", ":")))
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
-    return _finish(
+    return finish(
         f"spoofwatch decode: {stats.packets:,} packets; frames by encapsulation:"
         f" {pairs(stats.frames)}; decode errors: {pairs(stats.errors)}",
-        failures,
-    )
-
-
-def run_flows(args: argparse.Namespace, config: Config) -> int:
-    """`spoofwatch flows`: every IPFIX / NetFlow v9 record, all elements, one JSON line each."""
-    decoder = Decoder(config.decode, DecodeStats())
-    out: list[str] = []
-
-    def keep(flow: Any) -> None:
-        out.append(
-            json.dumps(
-                {
-                    "exporter": flow.exporter,
-                    "domain": flow.domain,
-                    "export_time": flow.export_time,
-                    **flow.values,
-                }
-            )
-        )
-
-    decoder.on_flow = keep
-    failures: list[str] = []
-    for batch in _each_batch(args.captures, failures):
-        for _ in decoder.frames(batch):
-            pass
-        if out:
-            sys.stdout.write("\n".join(out) + "\n")
-            out.clear()
-    stats = decoder.ipfix.stats
-    errors = Counter({k[6:]: n for k, n in stats.items() if k.startswith("error:")})
-    return _finish(
-        f"spoofwatch flows: {stats['records']:,} records, {stats['templates']:,} templates,"
-        f" {stats['template-missing']:,} data sets before their template,"
-        f" {stats['lost-records']:,} records lost (sequence gaps); errors: {pairs(errors)}",
         failures,
     )

@@ -6,16 +6,30 @@ import argparse
 import csv
 import ipaddress
 import sys
+from typing import TYPE_CHECKING
 
-from detector.bindings.manual import normalize_mac
-from detector.bindings.store import BindingStore
 from detector.errors import ConfigError
-from detector.model import Binding, Evidence, Method, PortKey, rfc3339
+
+if TYPE_CHECKING:
+    from detector.bindings.store import BindingStore
 
 COLUMNS = ["segment", "mac", "address", "method", "learned_at", "source", "packet"]
 
 
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = sub.add_parser("bindings", help="list, export or import the persisted binding table")
+    b.add_argument("action", choices=["list", "export", "import"])
+    b.add_argument("file", nargs="?", metavar="FILE", help="for import: a CSV from export")
+    b.add_argument("--state", metavar="FILE", required=True, help="the state file (state.path)")
+    b.set_defaults(run=run)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action == "import" and not args.file:
+        raise ConfigError("bindings import: name the CSV file to import")
+    from detector.bindings.store import BindingStore
+    from detector.model import rfc3339
+
     store = BindingStore(args.state)
     try:
         if args.action == "import":
@@ -51,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _import(store: BindingStore, path: str) -> int:
     """Read an export (or a manual bindings file) and add its bindings (first writer wins)."""
+    from detector.bindings.manual import normalize_mac
+    from detector.model import Binding, Evidence, Method, PortKey
+
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))

@@ -84,3 +84,11 @@ def render(
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def finish(summary: str, failures: list[str]) -> int:
+    """Print a command's summary and its failures on stderr; the exit status they make."""
+    print(summary, file=sys.stderr)
+    for failure in failures:
+        print(f"spoofwatch: error: {failure}", file=sys.stderr)
+    return 1 if failures else 0

@@ -12,10 +12,12 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from detector.config import Config
 from detector.errors import CaptureError, ConfigError
+
+if TYPE_CHECKING:
+    from detector.config import Config
 
 
 def _alerts(source: str) -> list[dict[str, Any]]:
@@ -76,7 +78,29 @@ def explain(alert: dict[str, Any], base: Path, config: Config, out: TextIO) -> N
     out.write("\n")
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    x = sub.add_parser(
+        "explain",
+        help="Wireshark's full dissection of each alert's packet",
+        description="For each alert (JSON lines from replay), dissect the packet "
+        "its evidence names with tshark (via pyshark), every layer shown.",
+    )
+    x.add_argument("alerts", metavar="ALERTS", help="alerts file (JSON lines), or - for stdin")
+    x.add_argument(
+        "--base",
+        default=".",
+        metavar="DIR",
+        help="directory the captures' relative paths start from (default: here)",
+    )
+    x.add_argument("--limit", type=int, default=20, metavar="N", help="explain at most N alerts")
+    x.add_argument("--config", metavar="FILE", help="TOML configuration (tunnel ports)")
+    x.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from detector.config import load_or_default
+
+    config = load_or_default(args.config)
     if shutil.which("tshark") is None:
         raise CaptureError("explain needs tshark (Wireshark's command line): apt install tshark")
     alerts = _alerts(args.alerts)
