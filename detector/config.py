@@ -18,6 +18,7 @@ from detector.decoders import DecodeConfig
 from detector.detectors import PLUGINS
 from detector.detectors.engine import EngineConfig
 from detector.errors import ConfigError
+from detector.nsx.client import NsxConfig
 
 NS = 1_000_000_000
 
@@ -51,6 +52,7 @@ class Config:
     bindings_file: str | None = None
     alerts_path: str = "-"
     run: RunConfig = field(default_factory=RunConfig)
+    nsx: NsxConfig | None = None  # no [nsx] section: bindings come from the wire alone
 
 
 SECTIONS: dict[str, dict[str, v.Check]] = {
@@ -92,6 +94,22 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
     },
     "metrics": {"listen": v.listen, "tls_cert": v.string, "tls_key": v.string},
     "state": {"path": v.string},
+    "nsx": {
+        "url": v.https_url,
+        "username": v.string,
+        "password_file": v.string,
+        "client_cert": v.string,
+        "client_key": v.string,
+        "ca_file": v.string,
+        "verify_tls": v.boolean,
+        "poll_seconds": v.integer(10, 86400),
+        "timeout_seconds": v.integer(1, 600),
+        "max_requests_per_second": v.integer(1, 1000),
+        "max_concurrency": v.integer(1, 64),
+        "enforcement_point": v.string,
+        "domain": v.string,
+        "segments": v.strings,
+    },
     "logging": {
         "format": v.choice("text", "json"),
         "level": v.choice("debug", "info", "warning", "error"),
@@ -156,7 +174,42 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     if bfile and base is not None and not Path(bfile).is_absolute():
         bfile = str(base / bfile)
     alerts = got.get("alerts", {}).get("path", "-")
-    return Config(decode, policy, trust, engine, bfile, alerts, _run(got, decode, base))
+    run = _run(got, decode, base)
+    nsx = _nsx(got["nsx"], base) if "nsx" in got else None
+    return Config(decode, policy, trust, engine, bfile, alerts, run, nsx)
+
+
+def _nsx(n: dict[str, Any], base: Path | None) -> NsxConfig:
+    if not n.get("url"):
+        raise ConfigError("nsx.url: the manager's address (https://manager) is required")
+    if not n.get("username") and not n.get("client_cert"):
+        raise ConfigError("nsx: give nsx.username (with nsx.password_file) or nsx.client_cert")
+    if bool(n.get("client_cert")) != bool(n.get("client_key")):
+        raise ConfigError("nsx: client_cert and client_key go together")
+
+    def path(key: str) -> str:
+        value = str(n.get(key, ""))
+        if value and base is not None and not Path(value).is_absolute():
+            return str(base / value)
+        return value
+
+    d = NsxConfig()
+    return NsxConfig(
+        url=n["url"],
+        username=n.get("username", ""),
+        password_file=path("password_file"),
+        client_cert=path("client_cert"),
+        client_key=path("client_key"),
+        ca_file=path("ca_file"),
+        verify_tls=n.get("verify_tls", True),
+        poll_seconds=n.get("poll_seconds", d.poll_seconds),
+        timeout_seconds=n.get("timeout_seconds", d.timeout_seconds),
+        max_requests_per_second=n.get("max_requests_per_second", d.max_requests_per_second),
+        max_concurrency=n.get("max_concurrency", d.max_concurrency),
+        enforcement_point=n.get("enforcement_point", d.enforcement_point),
+        domain=n.get("domain", d.domain),
+        segments=n.get("segments", ()),
+    )
 
 
 def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None) -> RunConfig:

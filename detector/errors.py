@@ -4,7 +4,8 @@
     ├── ConfigError        bad configuration: a key, a value, a file that will not load
     ├── CaptureError       a capture that cannot be read (not a capture, corrupt, missing)
     ├── DecodeError        one malformed packet; carries (layer, reason); never stops the loop
-    └── SinkError          an alert destination that cannot be written
+    ├── SinkError          an alert destination that cannot be written
+    └── NsxError           the NSX manager cannot be read (unreachable, refused, bad answer)
 
 Foreign exceptions become these at the boundary, with a message an operator can act on.
 """
@@ -26,6 +27,10 @@ class CaptureError(SpoofwatchError):
 
 class SinkError(SpoofwatchError):
     """An alert destination cannot be opened or written."""
+
+
+class NsxError(SpoofwatchError):
+    """The NSX-T manager could not be read; the message names the URL and the HTTP status."""
 
 
 class DecodeError(SpoofwatchError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -155,6 +156,8 @@ class Method(StrEnum):
     DHCP = "dhcp"
     MANUAL = "manual"
     FLOW = "flow"  # first-seen flows, only when bindings.learn_from_flows is on
+    VMTOOLS = "vmtools"  # NSX learned it from VM Tools (the guest's own word)
+    NSX = "nsx"  # NSX realized it from a source it does not name (UNKNOWN)
 
 
 class Severity(StrEnum):
@@ -184,6 +187,18 @@ class PortKey:
 
     segment: str
     mac: str
+
+
+def normalize_mac(text: str) -> str:
+    """Lower-case a MAC and use colons (NSX writes some with dashes); ValueError if not one."""
+    mac = text.strip().lower()
+    if not _MAC_RE.match(mac):
+        raise ValueError(f"not a MAC address: {text!r}")
+    return mac.replace("-", ":")
+
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$")
+NSX_SOURCE = "nsx:"  # evidence source of a binding imported from NSX: nsx:<AddressBindingSource>
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from detector.bindings import manual
+from detector.bindings import manual, nsx
 from detector.bindings.table import BindingTable
 from detector.config import Config
 from detector.decoders import Decoder
@@ -14,6 +15,7 @@ from detector.detectors.engine import Engine
 from detector.errors import CaptureError
 from detector.fast.packets import BatchPath
 from detector.model import DecodeStats
+from detector.nsx import realized
 from detector.sinks import Sink
 from detector.sources import CaptureFile, CaptureInfo
 
@@ -32,7 +34,7 @@ class RunReport:
 class Pipeline:
     """One binding table and one engine, fed by any number of captures in order."""
 
-    def __init__(self, config: Config, sink: Sink) -> None:
+    def __init__(self, config: Config, sink: Sink, nsx_snapshot: dict[str, Any] | None = None):
         self.config = config
         self.sink = sink
         self.stats = DecodeStats()
@@ -40,8 +42,16 @@ class Pipeline:
         self.table = BindingTable(config.policy)
         if config.bindings_file:
             manual.apply(self.table, manual.load(config.bindings_file))
+        self.nsx: nsx.Imported | None = None
+        if nsx_snapshot is not None:
+            self.import_nsx(nsx_snapshot)
         self.engine = Engine(self.table, config.trust, config.engine)
         self.batches = BatchPath(self.decoder, self.engine)
+
+    def import_nsx(self, snapshot: dict[str, Any]) -> nsx.Imported:
+        """Make NSX's realized bindings the truth for the ports NSX knows."""
+        self.nsx = nsx.apply(self.table, realized.ports(snapshot))
+        return self.nsx
 
     def replay(self, paths: Sequence[str], progress: Progress | None = None) -> RunReport:
         """Replay captures in order; an unreadable one is reported and the others still run."""

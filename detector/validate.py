@@ -94,3 +94,19 @@ def detector_names(name: str, v: Any) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(f"{name}: unknown detector {unknown[0]!r}; known: {', '.join(PLUGINS)}")
     return tuple(v)
+
+
+def strings(name: str, v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ConfigError(f"{name}: expected a list of strings")
+    return tuple(v)
+
+
+def https_url(name: str, v: Any) -> str:
+    url = string(name, v).rstrip("/")
+    if not url.startswith("https://") or "@" in url or len(url) <= len("https://"):
+        raise ConfigError(
+            f"{name}: expected https://<manager> (credentials go in nsx.username and"
+            " nsx.password_file, never in the URL)"
+        )
+    return url

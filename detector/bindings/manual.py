@@ -9,18 +9,11 @@ from pathlib import Path
 
 from detector.bindings.table import BindingTable, Network
 from detector.errors import ConfigError
-from detector.model import PortKey
+from detector.model import PortKey, normalize_mac
 
-MAC_RE = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$")
+__all__ = ["apply", "load", "normalize_mac"]
+
 SEGMENT_RE = re.compile(r"^((geneve|vxlan):\d+|vlan:\d+(\.\d+)?|untagged|erspan:\d+/\S+)$")
-
-
-def normalize_mac(text: str) -> str:
-    """Lower-case a MAC and use colons (NSX writes some with dashes)."""
-    mac = text.strip().lower()
-    if not MAC_RE.match(mac):
-        raise ValueError(f"not a MAC address: {text!r}")
-    return mac.replace("-", ":")
 
 
 def load(path: str | Path) -> list[tuple[PortKey, Network]]:

@@ -11,7 +11,7 @@ Storage is `ports.PortStore`.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -19,7 +19,7 @@ from detector.bindings import packed as pk
 from detector.bindings.ports import Network, PortState, PortStore, count, realized
 from detector.model import Binding, Evidence, Method, PortKey
 
-__all__ = ["BindingPolicy", "BindingTable", "LearnResult", "Network", "Outcome"]
+__all__ = ["BindingPolicy", "BindingTable", "LearnResult", "Network", "Outcome", "PortLimits"]
 _SNOOPED = (Method.ARP, Method.ND)
 
 
@@ -33,6 +33,15 @@ class BindingPolicy:
     binding_timeout_ns: int = 600 * 1_000_000_000  # TOEU only (NSX arp_nd_binding_timeout 10 min)
     max_ports: int = 250_000  # ~850 B a dual-stack port (3 bindings): ~210 MB when all are
     max_discovered_per_port: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PortLimits:
+    """What the wire may teach a port NSX knows: the limits of its effective discovery profile."""
+
+    arp: int  # 0 when the profile does not snoop ARP
+    nd: int
+    dhcp: bool
 
 
 class Outcome(Enum):
@@ -63,6 +72,7 @@ class BindingTable(PortStore):
         super().__init__()
         self.policy = policy or BindingPolicy()
         self.on_realize: Callable[[PortKey, Binding], None] | None = None  # the state store
+        self.limits: dict[int, PortLimits] = {}  # ports NSX knows: their own limits
 
     def ensure(self, port: PortKey) -> bool:
         """Make sure the port exists; False when the table is at its cap and it does not."""
@@ -108,7 +118,7 @@ class BindingTable(PortStore):
         if owner is not None and owner != port and method is not Method.MANUAL:
             self._discover(k, b, self.policy.max_discovered_per_port)
             return LearnResult(port, address, method, Outcome.CONFLICT, owner)
-        limit = self._limit(method, a)
+        limit = self._limit(method, a, k)
         if limit is not None and count(self._ports[k], method) >= limit:
             self._discover(k, b, self.policy.max_discovered_per_port)
             return LearnResult(port, address, method, Outcome.LIMIT)
@@ -158,9 +168,58 @@ class BindingTable(PortStore):
         self.realized_count += 1
         self.stats["restored"] += 1
 
-    def _limit(self, method: Method, a: int) -> int | None:
+    def replace(
+        self,
+        port: PortKey,
+        bindings: Sequence[Binding],
+        networks: Sequence[tuple[Network, Binding]],
+        discovered: Sequence[Binding],
+        limits: PortLimits,
+    ) -> bool:
+        """Make the port hold exactly these realized bindings (NSX's view of it) and learn from
+        the wire within `limits` from now on; False when the table is full."""
+        k = self._create(port, self.policy.max_ports)
+        if k is None:
+            return False
+        self.limits[k] = limits
+        want: dict[int, int] = {}
+        for binding in bindings:
+            a = pk.addr_int(binding.address)
+            want[a] = self.codec.pack(a, binding.method, binding.evidence, False)
+        v = self._ports[k]
+        for b in v.realized if isinstance(v, PortState) else (pk.split(v)[0],):
+            if b and want.get(pk.binding_address(b)) != b:
+                self._unrealize(k, pk.binding_address(b))
+        for a, b in want.items():
+            if realized(self._ports[k], a) != b:
+                self._realize(k, port, a, b)
+        v = self._ports[k]
+        if list(networks) != list(v.networks or () if isinstance(v, PortState) else ()):
+            state = self._rich(k)
+            self.realized_count += len(networks) - len(state.networks or ())
+            state.networks = list(networks) or None
+            self._changed(port, moved=True)
+        for found in discovered:
+            a, v = pk.addr_int(found.address), self._ports[k]
+            known = isinstance(v, PortState) and a in (v.discovered or {})
+            if not known and not realized(v, a):
+                self._discover(k, self.codec.pack(a, found.method, found.evidence, False), 1 << 12)
+        return True
+
+    def release(self, port: PortKey) -> None:
+        """NSX no longer knows the port: the wire teaches it under the table's own limits."""
+        k = self._find(port)
+        if k is not None:
+            self.limits.pop(k, None)
+
+    def _limit(self, method: Method, a: int, k: int) -> int | None:
         if method is Method.FLOW:  # first-seen flows follow the ARP / ND limits of their family
             method = Method.ND if a & 1 else Method.ARP
+        own = self.limits.get(k) if self.limits else None
+        if own is not None:
+            if method is Method.DHCP:
+                return None if own.dhcp else 0
+            return own.arp if method is Method.ARP else own.nd if method is Method.ND else None
         if method is Method.ARP:
             return self.policy.arp_binding_limit
         return self.policy.nd_binding_limit if method is Method.ND else None

@@ -11,7 +11,7 @@ import argparse
 import importlib
 from typing import Protocol
 
-COMMANDS = ("replay", "decode", "flows", "explain", "run", "check_config", "bindings")
+COMMANDS = ("replay", "decode", "flows", "explain", "run", "check_config", "bindings", "nsx")
 
 
 class Command(Protocol):

@@ -44,12 +44,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="a port with no binding yet is reported as unbound-source, not unlearned",
     )
+    r.add_argument(
+        "--nsx-snapshot",
+        metavar="FILE",
+        help="judge against NSX's realized bindings in a snapshot (spoofwatch nsx snapshot);"
+        " without it, a config with [nsx] pulls from the manager once at start",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     r.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.commands.summary import ProgressBar, render
+    from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render
     from detector.config import load_or_default
     from detector.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
@@ -67,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
         bindings_file=args.bindings or cfg.bindings_file,
         alerts_path=args.alerts or cfg.alerts_path,
     )
+    nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
     sink = TextSink(cfg.alerts_path) if args.format == "text" else JsonlSink(cfg.alerts_path)
     try:
-        pipeline = Pipeline(cfg, sink)
+        pipeline = Pipeline(cfg, sink, nsx)
         bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
         report = pipeline.replay(args.captures, bar)
         if bar is not None:
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             render(report.captures, pipeline.stats, pipeline.engine, report.seconds),
             file=sys.stderr,
         )
+        if nsx is not None and pipeline.nsx is not None:
+            print(nsx_line(nsx, pipeline.nsx), file=sys.stderr)
     for failure in report.failures:
         print(f"spoofwatch: error: {failure}", file=sys.stderr)
     return 1 if report.failures else 0

@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from detector.detectors.engine import Engine
 from detector.model import AlertKind, DecodeStats
 from detector.sources import CaptureInfo
+
+if TYPE_CHECKING:
+    from detector.bindings.nsx import Imported
+    from detector.nsx.client import NsxConfig
 
 
 class ProgressBar:
@@ -92,3 +96,24 @@ def finish(summary: str, failures: list[str]) -> int:
     for failure in failures:
         print(f"spoofwatch: error: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def nsx_state(path: str | None, cfg: NsxConfig | None, quiet: bool) -> dict[str, Any] | None:
+    """NSX's state for a command: a snapshot file, else one pull when [nsx] is configured."""
+    from detector.nsx import pull, snapshot
+
+    if path:
+        return snapshot.load(path)
+    if cfg is None:
+        return None
+    say = None if quiet else (lambda text: print(f"spoofwatch: nsx: {text}", file=sys.stderr))
+    return pull.fetch(cfg, say)
+
+
+def nsx_line(snapshot: dict[str, Any], done: Imported) -> str:
+    """What the NSX import gave the table, for the end-of-run summary."""
+    return (
+        f"  NSX {snapshot.get('manager')} as of {snapshot.get('pulled_at')}:"
+        f" {_plural(done.ports, 'port')}, {_plural(done.bindings, 'realized binding')} imported"
+        + (f"; {done.unnamed} NSX ports had no MAC or VNI to match" if done.unnamed else "")
+    )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from detector.bindings.learn import EXEMPT_SOURCES
 from detector.detectors import Context, Finding, Observation, owner_of
-from detector.model import AlertKind, Severity
+from detector.model import NSX_SOURCE, AlertKind, Binding, Severity, rfc3339
+
+
+def _described(b: Binding) -> str:
+    """An address, and where NSX learned it when NSX did (what the DFW resolves)."""
+    ev = b.evidence
+    if ev is None or not ev.source.startswith(NSX_SOURCE):
+        return b.address
+    how = ev.source[len(NSX_SOURCE) :]
+    return f"{b.address} learned by nsx {how} at {rfc3339(ev.ts_ns)}"
 
 
 class UnboundSource:
@@ -21,7 +30,7 @@ class UnboundSource:
         if ctx.table.is_bound(obs.port, src, obs.evidence.ts_ns):
             return []
         owner = owner_of(ctx, obs.port.segment, src, obs.evidence.ts_ns)
-        bound = [b.address for b in ctx.table.bindings(obs.port)]
+        bound = [_described(b) for b in ctx.table.bindings(obs.port)]
         noun = "address" if len(bound) == 1 else "addresses"
         if owner:
             why = f"; {src} is bound to {owner[0].mac}, so the DFW treats this traffic as that VM's"

@@ -1,0 +1,180 @@
+"""The SpoofGuard posture audit: which enabled DFW rules a VM can bypass by changing its IP.
+
+A port is unprotected when its effective SpoofGuard profile does not set
+`address_binding_allowlist`: it may send from any address. A rule is bypassable when one of its
+source or destination groups (or literal addresses) resolves to an unprotected port: such a VM
+leaves the group, or steps into it, by changing its address. Group membership is the manager's
+realized one (members/vifs, members/segment-ports, members/ip-addresses), so nested groups and
+tag criteria are already expanded; ANY depends on no address and never makes a rule bypassable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from detector.nsx.realized import NsxPort, addresses, ports
+
+CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application", "")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleExposure:
+    """An enabled rule and the unprotected ports its groups resolve to."""
+
+    path: str
+    policy: str
+    action: str
+    groups: tuple[str, ...]
+    exposed_ports: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """The posture of an estate."""
+
+    ports: tuple[NsxPort, ...]
+    rules_checked: int
+    bypassable: tuple[RuleExposure, ...]
+    unresolved_groups: tuple[str, ...]  # named by a rule, absent from the snapshot
+
+    @property
+    def unprotected(self) -> tuple[NsxPort, ...]:
+        return tuple(p for p in self.ports if not p.profiles.spoofguard)
+
+
+def _networks(port: NsxPort) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(b.address) for b in (*port.realized, *port.manual)]
+
+
+class _Members:
+    """Resolve a group path, or a literal address, to the ports it names."""
+
+    def __init__(self, snapshot: dict[str, Any], all_ports: tuple[NsxPort, ...]) -> None:
+        self.groups = {g["path"]: g for g in snapshot.get("groups", []) if "path" in g}
+        self.ports = all_ports
+        self.by_vif = {p.vif: p.path for p in all_ports if p.vif}
+        self.paths = {p.path for p in all_ports}
+
+    def of(self, ref: str) -> set[str] | None:
+        """Port paths; None when a group is unknown to the snapshot."""
+        if ref.startswith("/"):
+            group = self.groups.get(ref)
+            if group is None:
+                return None
+            m = group.get("members") or {}
+            out = {p for p in m.get("segment_ports", []) if p in self.paths}
+            for vif in m.get("vifs", []):
+                for key in ("lport_attachment_id", "external_id"):
+                    if vif.get(key) in self.by_vif:
+                        out.add(self.by_vif[vif[key]])
+            for text in m.get("ip_addresses", []):
+                out |= self._holding(text)
+            return out
+        return self._holding(ref)  # a literal IP, CIDR or range in the rule
+
+    def _holding(self, text: str) -> set[str]:
+        try:
+            nets = [ipaddress.ip_network(a) for a in addresses(text)]
+        except ValueError:
+            return set()
+        return {
+            p.path
+            for p in self.ports
+            if any(n.version == m.version and n.overlaps(m) for n in nets for m in _networks(p))
+        }
+
+
+def _order(policy: dict[str, Any], rule: dict[str, Any]) -> tuple[int, int, int]:
+    category = policy.get("category") or ""
+    rank = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+    return rank, int(policy.get("sequence_number") or 0), int(rule.get("sequence_number") or 0)
+
+
+def audit(snapshot: dict[str, Any]) -> Audit:
+    """Audit a snapshot: every port's profiles, every enabled rule's exposure."""
+    all_ports = tuple(ports(snapshot))
+    unprotected = {p.path for p in all_ports if not p.profiles.spoofguard}
+    members = _Members(snapshot, all_ports)
+    rules = sorted(
+        ((policy, rule) for policy in snapshot.get("policies", []) for rule in policy["rules"]),
+        key=lambda pr: _order(*pr),
+    )
+    checked, found, unresolved = 0, [], set()
+    for policy, rule in rules:
+        if rule.get("disabled"):
+            continue
+        checked += 1
+        refs = [
+            g
+            for g in (*rule.get("source_groups", []), *rule.get("destination_groups", []))
+            if isinstance(g, str) and g.upper() != "ANY"
+        ]
+        exposed: set[str] = set()
+        for ref in refs:
+            resolved = members.of(ref)
+            if resolved is None:
+                unresolved.add(ref)
+                continue
+            exposed |= resolved & unprotected
+        if exposed:
+            found.append(
+                RuleExposure(
+                    rule["path"],
+                    policy["path"],
+                    str(rule.get("action", "")),
+                    tuple(dict.fromkeys(refs)),
+                    tuple(sorted(exposed)),
+                )
+            )
+    return Audit(all_ports, checked, tuple(found), tuple(sorted(unresolved)))
+
+
+def to_json(result: Audit, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The audit as one JSON object (`spoofwatch nsx audit --format json`)."""
+    by_segment: dict[str, int] = defaultdict(int)
+    for p in result.unprotected:
+        by_segment[p.segment_path] += 1
+    return {
+        "manager": snapshot.get("manager"),
+        "pulled_at": snapshot.get("pulled_at"),
+        "summary": {
+            "ports": len(result.ports),
+            "unprotected_ports": len(result.unprotected),
+            "rules_checked": result.rules_checked,
+            "bypassable_rules": len(result.bypassable),
+            "unresolved_groups": list(result.unresolved_groups),
+        },
+        "bypassable_rules": [
+            {
+                "path": r.path,
+                "policy": r.policy,
+                "action": r.action,
+                "groups": list(r.groups),
+                "exposed_ports": list(r.exposed_ports),
+            }
+            for r in result.bypassable
+        ],
+        "ports": [
+            {
+                "path": p.path,
+                "segment": p.segment,
+                "segment_path": p.segment_path,
+                "vif": p.vif,
+                "macs": list(p.macs),
+                "addresses": [b.address for b in (*p.realized, *p.manual)],
+                "spoofguard": p.profiles.spoofguard,
+                "spoofguard_profile": p.profiles.spoofguard_profile,
+                "spoofguard_from": p.profiles.spoofguard_from,
+                "ip_discovery_profile": p.profiles.discovery_profile,
+                "ip_discovery_from": p.profiles.discovery_from,
+                "tofu": p.profiles.discovery.tofu,
+                "arp_snooping": p.profiles.discovery.arp_snooping,
+                "arp_binding_limit": p.profiles.discovery.arp_limit,
+            }
+            for p in result.ports
+        ],
+        "unprotected_by_segment": dict(sorted(by_segment.items())),
+    }

@@ -1,0 +1,156 @@
+"""A port's effective SpoofGuard and IP discovery profiles: port map, segment map, or default.
+
+Field names and defaults follow NSX-T's Policy `IPDiscoveryProfile` (nested) and the Manager
+`IpDiscoverySwitchingProfile` (flat); SpoofGuard is `address_binding_allowlist`, formerly
+`address_binding_whitelist`. An empty or missing profile path means "inherit".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_SPOOFGUARD = "/infra/spoofguard-profiles/default-spoofguard-profile"
+DEFAULT_DISCOVERY = "/infra/ip-discovery-profiles/default-ip-discovery-profile"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What an IP discovery profile lets NSX learn; defaults are NSX-T's."""
+
+    arp_snooping: bool = True
+    arp_limit: int = 1
+    dhcp_snooping: bool = True
+    vmtools: bool = True
+    nd_snooping: bool = False
+    nd_limit: int = 3
+    dhcpv6_snooping: bool = False
+    tofu: bool = True
+    timeout_minutes: int = 10
+
+
+def _dig(raw: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(key)  # type: ignore[assignment]
+    return raw
+
+
+def _first(*values: Any, default: Any) -> Any:
+    return next((v for v in values if v is not None), default)
+
+
+def discovery_of(raw: dict[str, Any] | None) -> Discovery:
+    """A profile object (Policy or Manager field names) as a Discovery; missing keys default."""
+    if not raw:
+        return Discovery()
+    d = Discovery()
+    v4, v6 = raw.get("ip_v4_discovery_options") or {}, raw.get("ip_v6_discovery_options") or {}
+    return Discovery(
+        arp_snooping=bool(
+            _first(
+                _dig(v4, "arp_snooping_config", "arp_snooping_enabled"),
+                raw.get("arp_snooping_enabled"),
+                default=d.arp_snooping,
+            )
+        ),
+        arp_limit=int(
+            _first(
+                _dig(v4, "arp_snooping_config", "arp_binding_limit"),
+                raw.get("arp_bindings_limit"),
+                default=d.arp_limit,
+            )
+        ),
+        dhcp_snooping=bool(
+            _first(
+                v4.get("dhcp_snooping_enabled"),
+                raw.get("dhcp_snooping_enabled"),
+                default=d.dhcp_snooping,
+            )
+        ),
+        vmtools=bool(
+            _first(v4.get("vmtools_enabled"), raw.get("vm_tools_enabled"), default=d.vmtools)
+        ),
+        nd_snooping=bool(
+            _first(
+                _dig(v6, "nd_snooping_config", "nd_snooping_enabled"),
+                raw.get("nd_snooping_enabled"),
+                default=d.nd_snooping,
+            )
+        ),
+        nd_limit=int(
+            _first(
+                _dig(v6, "nd_snooping_config", "nd_snooping_limit"),
+                raw.get("nd_bindings_limit"),
+                default=d.nd_limit,
+            )
+        ),
+        dhcpv6_snooping=bool(
+            _first(
+                v6.get("dhcp_snooping_v6_enabled"),
+                raw.get("dhcpv6_snooping_enabled"),
+                default=d.dhcpv6_snooping,
+            )
+        ),
+        tofu=bool(
+            _first(raw.get("tofu_enabled"), raw.get("trust_on_first_use_enabled"), default=d.tofu)
+        ),
+        timeout_minutes=int(_first(raw.get("arp_nd_binding_timeout"), default=d.timeout_minutes)),
+    )
+
+
+def spoofguard_on(raw: dict[str, Any] | None) -> bool:
+    """Does a SpoofGuard profile drop packets from unbound addresses? Absent means off."""
+    if not raw:
+        return False
+    value = raw.get("address_binding_allowlist", raw.get("address_binding_whitelist"))
+    return bool(value)
+
+
+def chosen(maps: list[dict[str, Any]], key: str) -> str:
+    """The profile path the binding maps set for `key`, or "" (inherit)."""
+    paths = sorted({m.get(key) or "" for m in maps} - {""})
+    return paths[0] if paths else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """A port's effective profiles, with where each came from."""
+
+    spoofguard_profile: str
+    spoofguard: bool
+    spoofguard_from: str  # port, segment or default
+    discovery_profile: str
+    discovery: Discovery
+    discovery_from: str
+
+
+class Profiles:
+    """The profiles of a snapshot by path, resolving what applies to a port."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.spoofguard = {p["path"]: p for p in snapshot.get("spoofguard_profiles", [])}
+        self.discovery = {p["path"]: p for p in snapshot.get("ip_discovery_profiles", [])}
+        self._parsed: dict[str, Discovery] = {}
+
+    def effective(self, segment: dict[str, Any], port: dict[str, Any]) -> Effective:
+        sg, sg_from = self._pick(segment, port, "security_maps", "spoofguard_profile_path")
+        sg = sg or DEFAULT_SPOOFGUARD
+        ipd, ipd_from = self._pick(segment, port, "discovery_maps", "ip_discovery_profile_path")
+        ipd = ipd or DEFAULT_DISCOVERY
+        if ipd not in self._parsed:
+            self._parsed[ipd] = discovery_of(self.discovery.get(ipd))
+        return Effective(
+            sg, spoofguard_on(self.spoofguard.get(sg)), sg_from, ipd, self._parsed[ipd], ipd_from
+        )
+
+    @staticmethod
+    def _pick(
+        segment: dict[str, Any], port: dict[str, Any], maps: str, key: str
+    ) -> tuple[str, str]:
+        path = chosen(port.get(maps) or [], key)
+        if path:
+            return path, "port"
+        path = chosen(segment.get(maps) or [], key)
+        return (path, "segment") if path else ("", "default")

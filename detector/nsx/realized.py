@@ -1,0 +1,128 @@
+"""What NSX has realized, port by port, as plain values: the truth `bindings/` imports.
+
+From each `SegmentPortState`: realized, discovered and duplicate bindings (AddressBindingEntry:
+binding {ip_address, mac_address, vlan}, source, binding_timestamp in epoch ms); from the port:
+the manual `address_bindings` ({ip_address, mac_address, vlan_id}). MACs written with `-` or in
+upper case are normalised; `ip_address` may be an IP, a CIDR or a range. Overlay segments are
+named `geneve:<overlay_id>`, VLAN segments `vlan:<id>`, as the wire names them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from detector.model import normalize_mac
+from detector.nsx.profiles import Effective, Profiles
+
+SOURCE_RE = re.compile(r"[A-Z0-9_]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class NsxBinding:
+    """One address NSX holds for a port, with its NSX source and time."""
+
+    address: str  # an address, or a network in CIDR form
+    mac: str
+    source: str  # AddressBindingSource: ARP_SNOOPING, USER_DEFINED, ...
+    timestamp_ms: int
+    conflicting_port: str | None = None  # duplicates: the port NSX says it clashes with
+
+
+@dataclass(frozen=True, slots=True)
+class NsxPort:
+    """A segment port as NSX knows it."""
+
+    path: str
+    segment: str | None  # geneve:<vni>, vlan:<id>, or None when the segment has neither
+    segment_path: str
+    vif: str | None  # attachment.id
+    realized: tuple[NsxBinding, ...]
+    discovered: tuple[NsxBinding, ...]
+    duplicates: tuple[NsxBinding, ...]
+    manual: tuple[NsxBinding, ...]
+    profiles: Effective
+
+    @property
+    def macs(self) -> tuple[str, ...]:
+        """The MACs the port's bindings name, in first-seen order."""
+        seen = dict.fromkeys(b.mac for b in (*self.realized, *self.manual, *self.discovered))
+        return tuple(seen)
+
+
+def segment_name(segment: dict[str, Any]) -> str | None:
+    """The wire's name of a segment: its VNI for overlay, its VLAN for a single-VLAN segment."""
+    vni = segment.get("overlay_id")
+    if isinstance(vni, int) and not isinstance(vni, bool) and 0 <= vni < 1 << 24:
+        return f"geneve:{vni}"
+    vlans = segment.get("vlan_ids") or []
+    if len(vlans) == 1 and str(vlans[0]).isdigit():
+        vlan = int(vlans[0])
+        return f"vlan:{vlan}" if vlan else "untagged"
+    return None
+
+
+def addresses(text: str) -> list[str]:
+    """An IPElement as addresses and networks: an IP, a CIDR, or a range `a-b`."""
+    text = text.strip()
+    if "-" in text:
+        first, last = (ipaddress.ip_address(x.strip()) for x in text.split("-", 1))
+        nets = ipaddress.summarize_address_range(first, last)
+        return [_compact(n) for n in nets]
+    return [_compact(ipaddress.ip_network(text, strict=False))]
+
+
+def _compact(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
+def _bindings(
+    entries: Any, skipped: Counter[str], default_source: str = "UNKNOWN"
+) -> tuple[NsxBinding, ...]:
+    out: list[NsxBinding] = []
+    for entry in entries or []:
+        if not isinstance(entry, dict):
+            skipped["not-an-object"] += 1
+            continue
+        inner = entry.get("binding", entry)  # AddressBindingEntry, or a PortAddressBindingEntry
+        try:
+            mac = normalize_mac(str(inner.get("mac_address") or ""))
+            found = addresses(str(inner.get("ip_address") or ""))
+            stamp = int(entry.get("binding_timestamp") or 0)
+        except (ValueError, TypeError, AttributeError):
+            skipped["bad-binding"] += 1
+            continue
+        source = str(entry.get("source") or default_source)
+        if not SOURCE_RE.fullmatch(source):
+            source = "UNKNOWN"  # the manager's words end up in alerts: keep them to the enum
+        conflict = entry.get("conflicting_port")
+        out.extend(NsxBinding(a, mac, source, max(stamp, 0), conflict) for a in found)
+    return tuple(out)
+
+
+def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iterator[NsxPort]:
+    """Every port of a snapshot with its bindings and effective profiles."""
+    skipped = Counter() if skipped is None else skipped
+    profiles = Profiles(snapshot)
+    for segment in snapshot.get("segments", []):
+        name = segment_name(segment)
+        if name is None:
+            skipped["segment-without-vni-or-vlan"] += 1
+        for port in segment.get("ports", []):
+            state = port.get("state") or {}
+            attachment = port.get("attachment") or {}
+            yield NsxPort(
+                path=port["path"],
+                segment=name,
+                segment_path=segment["path"],
+                vif=attachment.get("id") or None,
+                realized=_bindings(state.get("realized_bindings"), skipped),
+                discovered=_bindings(state.get("discovered_bindings"), skipped),
+                duplicates=_bindings(state.get("duplicate_bindings"), skipped),
+                manual=_bindings(port.get("address_bindings"), skipped, "USER_DEFINED"),
+                profiles=profiles.effective(segment, port),
+            )

@@ -1,0 +1,72 @@
+"""NSX snapshot files: one versioned JSON document of everything pulled, without credentials.
+
+A forensic replay judges a capture against the state NSX had near the capture's time, so the
+snapshot keeps what was pulled as NSX wrote it (trimmed to the fields spoofwatch reads), with
+`pulled_at` and the manager URL. A file that is not one, or of a newer version, is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from detector.errors import ConfigError, SpoofwatchError
+
+FORMAT = "spoofwatch-nsx-snapshot"
+VERSION = 1
+LISTS = ("segments", "spoofguard_profiles", "ip_discovery_profiles", "groups", "policies")
+
+
+def check(doc: Any, where: str) -> dict[str, Any]:
+    """The document if it is a snapshot this version reads; ConfigError naming `where` if not."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(f'{where}: not a spoofwatch NSX snapshot (no "format": "{FORMAT}")')
+    version = doc.get("version")
+    if not isinstance(version, int) or not 1 <= version <= VERSION:
+        raise ConfigError(
+            f"{where}: snapshot version {version!r}; this spoofwatch reads 1 to {VERSION}"
+        )
+    for key in LISTS:
+        if not isinstance(doc.get(key, []), list):
+            raise ConfigError(f"{where}: {key} must be a list")
+    for segment in doc.get("segments", []):
+        if not isinstance(segment, dict) or not isinstance(segment.get("path"), str):
+            raise ConfigError(f"{where}: a segment without a path")
+        for port in segment.get("ports", []):
+            if not isinstance(port, dict) or not isinstance(port.get("path"), str):
+                raise ConfigError(f"{where}: a port of {segment['path']} without a path")
+    return doc
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read and check a snapshot file (exit 2 material when it is not one)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"NSX snapshot {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"NSX snapshot {path}: not UTF-8 text") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"NSX snapshot {path}: not JSON ({exc.msg}, line {exc.lineno})") from exc
+    return check(doc, f"NSX snapshot {path}")
+
+
+def dumps(snapshot: dict[str, Any]) -> str:
+    return json.dumps(snapshot, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def save(snapshot: dict[str, Any], path: str | Path) -> None:
+    """Write atomically (a temporary file renamed over the target)."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nsx-", dir=target.parent or ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(dumps(snapshot))
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise SpoofwatchError(f"NSX snapshot {path}: {exc.strerror}") from exc

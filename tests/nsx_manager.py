@@ -1,0 +1,253 @@
+"""A local NSX-T Policy API test server: the documented JSON shapes over TLS, with faults.
+
+Built from the documented shapes (reference/nsx-policy-api.md), not VMware's example JSON. It
+serves paged lists (cursor, result_count on the first page only), objects, basic auth (401,
+403), and injected faults: 429/503 with Retry-After, 5xx, slow answers, malformed JSON.
+`Estate` builds an estate of segments, ports, profiles, groups and rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+API = "/policy/api/v1"
+USER, PASSWORD = "auditor", "Sup3r-secret!pw"
+
+
+def make_ca(tmp: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1 / localhost, made by openssl."""
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, cwd=tmp)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=spoofwatch test CA", "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=nsx-manager",
+        "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (tmp / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
+    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+
+
+@dataclass
+class Fault:
+    match: str  # a substring of the request path
+    status: int
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+class Manager:
+    """The data and behaviour of the test manager; `serve` starts it on a free port."""
+
+    def __init__(self, page_size: int = 2) -> None:
+        self.lists: dict[str, list[Any]] = {}
+        self.objects: dict[str, Any] = {}
+        self.page_size = page_size
+        self.faults: list[Fault] = []
+        self.delay = 0.0
+        self.hits: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def load(self, estate: Estate) -> None:
+        with self.lock:
+            self.lists, self.objects = estate.lists(), estate.objects()
+
+    def fail(self, match: str, status: int, times: int = 1, **headers: str) -> None:
+        self.faults.append(Fault(match, status, times, headers))
+
+    def answer(
+        self, path: str, query: dict[str, list[str]], auth: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        if auth != "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode():
+            if auth.startswith("Basic ") and base64.b64decode(auth[6:]).startswith(b"noaccess:"):
+                return 403, {}, b'{"error_code": 403, "error_message": "not permitted"}'
+            return 401, {}, b'{"error_code": 403, "error_message": "not authenticated"}'
+        with self.lock:
+            self.hits[path] += 1
+            for f in self.faults:
+                if f.times and f.match in path:
+                    f.times -= 1
+                    body = f.body if f.body is not None else b'{"error_message": "injected"}'
+                    return f.status, f.headers, body
+        if self.delay:
+            time.sleep(self.delay)
+        if not path.startswith(API):
+            return 404, {}, b'{"error_code": 600, "error_message": "not found"}'
+        rel = path[len(API) :]
+        if rel in self.lists:
+            items = self.lists[rel]
+            start = int(query.get("cursor", ["0"])[0] or 0)
+            size = int(query.get("page_size", [str(self.page_size)])[0])
+            page: dict[str, Any] = {"results": items[start : start + size]}
+            if start == 0:
+                page["result_count"] = len(items)
+            if start + size < len(items):
+                page["cursor"] = str(start + size)
+            return 200, {}, json.dumps(page).encode()
+        if rel in self.objects:
+            return 200, {}, json.dumps(self.objects[rel]).encode()
+        return 404, {}, b'{"error_code": 600, "error_message": "The path is invalid"}'
+
+    def serve(self, cert: Path, key: Path) -> ThreadingHTTPServer:
+        manager = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                status, headers, body = manager.answer(
+                    url.path, parse_qs(url.query), self.headers.get("Authorization", "")
+                )
+                with manager.lock:
+                    manager.statuses[status] += 1
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+
+def entry(
+    ip: str, mac: str, source: str = "ARP_SNOOPING", ts: int = 1767225000000
+) -> dict[str, Any]:
+    """An AddressBindingEntry."""
+    return {"binding": {"ip_address": ip, "mac_address": mac, "vlan": 0}, "source": source,
+            "binding_timestamp": ts}  # fmt: skip
+
+
+class Estate:
+    """Segments, ports, profiles, groups and DFW rules, in the Policy API's shapes."""
+
+    def __init__(self) -> None:
+        self.segments: list[dict[str, Any]] = []
+        self.ports: dict[str, list[dict[str, Any]]] = {}
+        self.states: dict[str, dict[str, Any]] = {}
+        self.maps: dict[str, list[dict[str, Any]]] = {}
+        self.spoofguard = [{"resource_type": "SpoofGuardProfile", "id": "default-spoofguard-profile",
+                            "path": "/infra/spoofguard-profiles/default-spoofguard-profile",
+                            "address_binding_allowlist": False}]  # fmt: skip
+        self.discovery = [{"resource_type": "IPDiscoveryProfile", "id": "default-ip-discovery-profile",
+                           "path": "/infra/ip-discovery-profiles/default-ip-discovery-profile",
+                           "ip_v4_discovery_options": {"arp_snooping_config": {
+                               "arp_snooping_enabled": True, "arp_binding_limit": 1}},
+                           "tofu_enabled": True}]  # fmt: skip
+        self.groups: list[dict[str, Any]] = []
+        self.members: dict[str, dict[str, list[Any]]] = {}
+        self.policies: list[dict[str, Any]] = []
+        self.rules: dict[str, list[dict[str, Any]]] = {}
+
+    def segment(self, sid: str, vni: int | None = None, vlan: int | None = None,
+                spoofguard: str = "", discovery: str = "") -> str:  # fmt: skip
+        path = f"/infra/segments/{sid}"
+        seg: dict[str, Any] = {
+            "resource_type": "Segment",
+            "id": sid,
+            "path": path,
+            "display_name": sid,
+        }
+        if vni is not None:
+            seg["overlay_id"] = vni
+        if vlan is not None:
+            seg["vlan_ids"] = [str(vlan)]
+        self.segments.append(seg)
+        self.ports[path] = []
+        self._maps(path, "segment", spoofguard, discovery)
+        return path
+
+    def port(self, segment: str, pid: str, vif: str, realized: list[dict[str, Any]] = (),  # type: ignore[assignment]
+             discovered: list[dict[str, Any]] = (), manual: list[dict[str, Any]] = (),  # type: ignore[assignment]
+             spoofguard: str = "", discovery: str = "", duplicates: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
+        path = f"{segment}/ports/{pid}"
+        self.ports[segment].append({"resource_type": "SegmentPort", "id": pid, "path": path,
+                                    "attachment": {"id": vif, "type": "PARENT"},
+                                    "address_bindings": list(manual)})  # fmt: skip
+        self.states[path] = {"realized_bindings": list(realized), "discovered_bindings": list(discovered),
+                             "duplicate_bindings": list(duplicates), "transport_node_ids": ["tn-1"]}  # fmt: skip
+        self._maps(path, "port", spoofguard, discovery)
+        return path
+
+    def profile(self, pid: str, allowlist: bool) -> str:
+        path = f"/infra/spoofguard-profiles/{pid}"
+        self.spoofguard.append({"resource_type": "SpoofGuardProfile", "id": pid, "path": path,
+                                "address_binding_allowlist": allowlist})  # fmt: skip
+        return path
+
+    def group(self, gid: str, expression: list[dict[str, Any]], vifs: list[str] = (),  # type: ignore[assignment]
+              ports: list[str] = (), ips: list[str] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
+        path = f"/infra/domains/default/groups/{gid}"
+        self.groups.append(
+            {"resource_type": "Group", "id": gid, "path": path, "expression": expression}
+        )
+        self.members[path] = {
+            "vifs": [{"external_id": f"ext-{v}", "lport_attachment_id": v} for v in vifs],
+            "segment-ports": [{"id": p.rsplit("/", 1)[1], "path": p} for p in ports],
+            "ip-addresses": list(ips),
+        }
+        return path
+
+    def rule(self, policy: str, rid: str, sources: list[str], destinations: list[str],
+             action: str = "DROP", disabled: bool = False, category: str = "Application") -> str:  # fmt: skip
+        ppath = f"/infra/domains/default/security-policies/{policy}"
+        if ppath not in self.rules:
+            self.policies.append({"resource_type": "SecurityPolicy", "id": policy, "path": ppath,
+                                  "category": category, "sequence_number": len(self.policies)})  # fmt: skip
+            self.rules[ppath] = []
+        path = f"{ppath}/rules/{rid}"
+        self.rules[ppath].append({"resource_type": "Rule", "id": rid, "path": path, "action": action,
+                                  "disabled": disabled, "source_groups": sources,
+                                  "destination_groups": destinations, "services": ["ANY"],
+                                  "scope": ["ANY"], "sequence_number": len(self.rules[ppath])})  # fmt: skip
+        return path
+
+    def _maps(self, path: str, level: str, spoofguard: str, discovery: str) -> None:
+        sec = [{"resource_type": f"{level.title()}SecurityProfileBindingMap", "id": "default",
+                "path": f"{path}/{level}-security-profile-binding-maps/default",
+                "spoofguard_profile_path": spoofguard}] if spoofguard else []  # fmt: skip
+        disc = [{"resource_type": f"{level.title()}DiscoveryProfileBindingMap", "id": "default",
+                 "ip_discovery_profile_path": discovery}] if discovery else []  # fmt: skip
+        self.maps[f"{path}/{level}-security-profile-binding-maps"] = sec
+        self.maps[f"{path}/{level}-discovery-profile-binding-maps"] = disc
+
+    def lists(self) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"/infra/segments": self.segments, **self.maps,
+                                     "/infra/spoofguard-profiles": self.spoofguard,
+                                     "/infra/ip-discovery-profiles": self.discovery,
+                                     "/infra/domains/default/groups": self.groups,
+                                     "/infra/domains/default/security-policies": self.policies}  # fmt: skip
+        for spath, ports in self.ports.items():
+            out[f"{spath}/ports"] = ports
+        for ppath, rules in self.rules.items():
+            out[f"{ppath}/rules"] = rules
+        for gpath, m in self.members.items():
+            for kind, items in m.items():
+                out[f"{gpath}/members/{kind}"] = items
+        return out
+
+    def objects(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f"{p}/state": s for p, s in self.states.items()}
+        for ports in self.ports.values():
+            out.update({p["path"]: p for p in ports})
+        return out
