@@ -102,7 +102,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "client_key": v.string,
         "ca_file": v.string,
         "verify_tls": v.boolean,
-        "poll_seconds": v.integer(10, 86400),
+        "poll_seconds": v.integer(1, 86400),
         "timeout_seconds": v.integer(1, 600),
         "max_requests_per_second": v.integer(1, 1000),
         "max_concurrency": v.integer(1, 64),

@@ -21,6 +21,8 @@ from detector.detectors.engine import Engine
 from detector.errors import ConfigError, SinkError
 from detector.fast.packets import BatchPath
 from detector.metrics import RunCounters, registry
+from detector.nsx import realized, snapshot
+from detector.nsx.poller import Poller
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import JsonlSink
 from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
@@ -84,6 +86,14 @@ class Daemon:
             log.info("restored %d bindings from %s", restored, run.state_path)
         else:
             log.warning("no state.path: learned bindings will be lost on restart")
+        self.poller: Poller | None = None
+        if self.config.nsx is not None:
+            self.counters.nsx = {"failures": 0}
+            self.poller = Poller(self.config.nsx)
+            kept = self.store.load_snapshot() if self.store is not None else None
+            if kept is not None:
+                self.apply_nsx(snapshot.check(json.loads(kept), f"state file {run.state_path}"))
+                log.info("restored the NSX snapshot of %s", self.nsx_pulled_at)
         self.source = open_source(run)
 
     def serve_metrics(self) -> None:
@@ -100,6 +110,8 @@ class Daemon:
     def run(self) -> int:
         self.pipeline.batches.warm()
         self.serve_metrics()
+        if self.poller is not None:
+            self.poller.start()
         log.info("watching %s", self.source.name)
         try:
             while not self.stopping:
@@ -117,6 +129,8 @@ class Daemon:
 
     def step(self) -> None:
         """Read one batch (at most FLUSH_SECONDS of traffic), detect, write its alerts."""
+        if self.poller is not None:
+            self.take_nsx(self.poller)
         batch = self.source.next_batch(FLUSH_SECONDS)
         for stage, n in self.source.drops().items():
             self.counters.drops[(self.source.name, stage)] = n
@@ -131,6 +145,39 @@ class Daemon:
             log.error("%s", exc)
         self.counters.last_packet_ns = int(batch.ts_ns[-1])
         self.latency.observe(time.perf_counter() - started)
+
+    def take_nsx(self, poller: Poller) -> None:
+        """Apply a snapshot the poller pulled, keep it in the state file, update the metrics."""
+        assert self.counters.nsx is not None
+        self.counters.nsx["failures"] = poller.failures
+        self.counters.nsx_requests = poller.requests()
+        snap = poller.take()
+        if snap is None:
+            return
+        self.apply_nsx(snap)
+        self.counters.nsx["last_success"] = time.time()
+        self.counters.nsx["pull_seconds"] = snap["cost"]["seconds"]
+        if self.store is not None:
+            self.store.save_snapshot(snapshot.dumps(snap))
+
+    def apply_nsx(self, snap: dict[str, Any]) -> None:
+        ports = list(realized.ports(snap))
+        done = self.pipeline.import_nsx_ports(ports)
+        assert self.counters.nsx is not None
+        self.counters.nsx.update(
+            ports=done.ports,
+            bindings=done.bindings,
+            unprotected=sum(not p.profiles.spoofguard for p in ports),
+        )
+        self.nsx_pulled_at = str(snap.get("pulled_at", "?"))
+        log.info(
+            "NSX %s as of %s: %d ports, %d realized bindings, %d ports released",
+            snap.get("manager"),
+            snap.get("pulled_at"),
+            done.ports,
+            done.bindings,
+            done.released,
+        )
 
     def reload(self) -> None:
         """Apply a new configuration, keeping the binding table; keep the old one on error."""
@@ -161,6 +208,8 @@ class Daemon:
         log.info("configuration reloaded from %s", self.config_path)
 
     def close(self) -> None:
+        if self.poller is not None:
+            self.poller.close()
         self.source.close()
         self.sink.close()
         if self.store is not None:

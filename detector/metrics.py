@@ -110,6 +110,36 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Malformed IPFIX / NetFlow v9 content, by reason.",
         ("reason",),
     ),
+    "spoofwatch_nsx_last_success_timestamp_seconds": (
+        "gauge",
+        "When the last NSX pull succeeded (0: none yet); the table holds NSX's view of then.",
+        (),
+    ),
+    "spoofwatch_nsx_requests_total": (
+        "counter",
+        "Requests to the NSX manager, by HTTP status (error: no answer).",
+        ("status",),
+    ),
+    "spoofwatch_nsx_pull_failures_total": ("counter", "NSX pulls that failed.", ()),
+    "spoofwatch_nsx_pull_duration_seconds": ("gauge", "How long the last NSX pull took.", ()),
+    "spoofwatch_nsx_ports_imported": ("gauge", "NSX ports imported by the last pull.", ()),
+    "spoofwatch_nsx_bindings_imported": (
+        "gauge",
+        "Realized bindings imported by the last NSX pull.",
+        (),
+    ),
+    "spoofwatch_nsx_unprotected_ports": (
+        "gauge",
+        "NSX ports whose effective SpoofGuard profile does not enforce address bindings.",
+        (),
+    ),
+}
+NSX_GAUGES = {
+    "last_success": "spoofwatch_nsx_last_success_timestamp_seconds",
+    "pull_seconds": "spoofwatch_nsx_pull_duration_seconds",
+    "ports": "spoofwatch_nsx_ports_imported",
+    "bindings": "spoofwatch_nsx_bindings_imported",
+    "unprotected": "spoofwatch_nsx_unprotected_ports",
 }
 IPFIX_COUNTERS = {
     "records": "spoofwatch_ipfix_records_total",
@@ -126,6 +156,8 @@ class RunCounters:
     drops: dict[tuple[str, str], int] = field(default_factory=dict)
     last_packet_ns: int = 0
     sink_errors: dict[str, int] = field(default_factory=dict)
+    nsx: dict[str, float] | None = None  # NSX_GAUGES keys and `failures`, when [nsx] is set
+    nsx_requests: dict[str, int] = field(default_factory=dict)
 
 
 Family = CounterMetricFamily | GaugeMetricFamily
@@ -200,6 +232,13 @@ class PipelineCollector(Collector):
         for key, n in ipfix.items():
             if key.startswith("error:"):
                 fams["spoofwatch_ipfix_errors_total"].add_metric([key[6:]], n)
+        if self.run.nsx is not None:
+            nsx = dict(self.run.nsx)
+            for key, metric in NSX_GAUGES.items():
+                fams[metric].add_metric([], nsx.get(key, 0))
+            fams["spoofwatch_nsx_pull_failures_total"].add_metric([], nsx.get("failures", 0))
+            for status, n in dict(self.run.nsx_requests).items():
+                fams["spoofwatch_nsx_requests_total"].add_metric([status], n)
         yield from fams.values()
 
 

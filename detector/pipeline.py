@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,10 @@ class Pipeline:
 
     def import_nsx(self, snapshot: dict[str, Any]) -> nsx.Imported:
         """Make NSX's realized bindings the truth for the ports NSX knows."""
-        self.nsx = nsx.apply(self.table, realized.ports(snapshot))
+        return self.import_nsx_ports(realized.ports(snapshot))
+
+    def import_nsx_ports(self, ports: Iterable[realized.NsxPort]) -> nsx.Imported:
+        self.nsx = nsx.apply(self.table, ports)
         return self.nsx
 
     def replay(self, paths: Sequence[str], progress: Progress | None = None) -> RunReport:

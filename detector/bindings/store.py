@@ -1,5 +1,7 @@
 """The binding store: realized bindings persisted in SQLite (WAL) the moment they are learned.
 
+The last good NSX snapshot is kept beside them, so a restart judges against NSX at once.
+
 A restart that forgot its trust-on-first-use state would let an attacker be "first" again, so
 every realized binding is committed as it happens (first writer wins: INSERT OR IGNORE, the
 same rule PostgreSQL's ON CONFLICT DO NOTHING gives several collectors). `kill -9` loses
@@ -27,6 +29,10 @@ CREATE TABLE IF NOT EXISTS bindings (
     packet  INTEGER,
     ts_ns   INTEGER,
     PRIMARY KEY (segment, mac, address)
+);
+CREATE TABLE IF NOT EXISTS nsx_snapshot (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL
 );
 """
 
@@ -94,6 +100,18 @@ class BindingStore:
                 ev.ts_ns if ev else None,
             ),
         )
+
+    def save_snapshot(self, body: str) -> None:
+        """Keep the last good NSX snapshot (JSON text), replacing the one before."""
+        self.db.execute("INSERT OR REPLACE INTO nsx_snapshot VALUES (1, ?)", (body,))
+
+    def load_snapshot(self) -> str | None:
+        """The last NSX snapshot kept, if any."""
+        try:
+            row = self.db.execute("SELECT body FROM nsx_snapshot WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state file {self.path} is unreadable ({exc})") from exc
+        return str(row[0]) if row else None
 
     def close(self) -> None:
         self.db.close()

@@ -192,3 +192,170 @@ def test_corrupt_or_foreign_snapshot_is_exit_2(tmp_path: Path) -> None:
         )
         assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
         assert name in got.stderr and "Traceback" not in got.stderr
+
+
+def audit_estate(protected_everywhere: bool) -> Estate:
+    """Segments and ports under different profiles; groups by tag, by segment and by IP."""
+    e = Estate()
+    on = e.profile("spoofguard-on", True)
+    off = e.profile("spoofguard-off", False)
+    seg_default = "" if not protected_everywhere else on
+    web = e.segment("web", vni=5001, spoofguard=seg_default)
+    db = e.segment("db", vni=5002, spoofguard=on)
+    mgmt = e.segment("mgmt", vlan=100, spoofguard=seg_default)
+    w1 = e.port(web, "w1", "vif-w1", realized=[entry("10.1.1.10", VM1)])
+    w2 = e.port(web, "w2", "vif-w2", realized=[entry("10.1.1.20", VM2)],
+                spoofguard=on if protected_everywhere else "")  # fmt: skip
+    d1 = e.port(db, "d1", "vif-d1", realized=[entry("10.2.2.10", "00:50:56:b2:00:01")])
+    d2 = e.port(db, "d2", "vif-d2", realized=[entry("10.2.2.20", "00:50:56:b2:00:02")],
+                spoofguard=on if protected_everywhere else off)  # fmt: skip
+    m1 = e.port(mgmt, "m1", "vif-m1", manual=[{"ip_address": "192.168.100.5",
+                "mac_address": "00:50:56:c3:00:01", "vlan_id": 100}])  # fmt: skip
+    tag = [{"resource_type": "Condition", "member_type": "VirtualMachine", "key": "Tag",
+            "operator": "EQUALS", "value": "app|web"}]  # fmt: skip
+    web_vms = e.group("web-vms", tag, vifs=["vif-w1", "vif-w2"])
+    db_seg = e.group("db-segment", [{"resource_type": "PathExpression", "paths": [db]}],
+                     ports=[d1, d2])  # fmt: skip
+    admins = e.group("admin-ips", [{"resource_type": "IPAddressExpression",
+                     "ip_addresses": ["192.168.100.0/24"]}], ips=["192.168.100.0/24"])  # fmt: skip
+    e.rule("app", "web-to-db", [web_vms], [db_seg], action="ALLOW")
+    e.rule("app", "drop-admins", [admins], ["ANY"])
+    e.rule("app", "old-rule", [web_vms], ["ANY"], disabled=True)
+    e.rule("infra", "any-any", ["ANY"], ["ANY"], category="Infrastructure")
+    e.rule("infra", "literal", ["10.2.2.20"], ["ANY"], category="Infrastructure")
+    assert {w1, w2, m1}  # every port is named by some group or literal
+    return e
+
+
+@pytest.mark.parametrize("protected", [False, True])
+def test_audit_names_exactly_the_bypassable_rules(
+    tls: tuple[Path, Path, Path], tmp_path: Path, protected: bool
+) -> None:
+    m = Manager()
+    m.load(audit_estate(protected))
+    server = m.serve(tls[1], tls[2])
+    try:
+        cfg = config(tmp_path, f"https://127.0.0.1:{server.server_address[1]}", tls[0])
+        got = spoofwatch("nsx", "audit", "--config", str(cfg), "--format", "json")
+        table = spoofwatch("nsx", "audit", "--config", str(cfg))
+    finally:
+        server.shutdown()
+    doc = json.loads(got.stdout)
+    rules = {r["path"].rsplit("/", 1)[1]: r for r in doc["bypassable_rules"]}
+    if protected:
+        assert (got.returncode, table.returncode, rules) == (0, 0, {}), got.stderr
+        assert doc["summary"]["unprotected_ports"] == 0
+        return
+    assert (got.returncode, table.returncode) == (3, 3), got.stderr
+    segs = "/infra/segments"
+    assert {k: r["exposed_ports"] for k, r in rules.items()} == {
+        "literal": [f"{segs}/db/ports/d2"],
+        "web-to-db": [f"{segs}/db/ports/d2", f"{segs}/web/ports/w1", f"{segs}/web/ports/w2"],
+        "drop-admins": [f"{segs}/mgmt/ports/m1"],
+    }
+    assert rules["web-to-db"]["action"] == "ALLOW"
+    assert rules["web-to-db"]["policy"] == "/infra/domains/default/security-policies/app"
+    assert list(rules) == ["literal", "web-to-db", "drop-admins"]  # Infrastructure first
+    ports = {p["path"].rsplit("/", 1)[1]: p for p in doc["ports"]}
+    assert (ports["d1"]["spoofguard"], ports["d1"]["spoofguard_from"]) == (True, "segment")
+    assert (ports["d2"]["spoofguard_profile"], ports["d2"]["spoofguard_from"]) == (
+        "/infra/spoofguard-profiles/spoofguard-off",
+        "port",
+    )
+    assert ports["w1"]["spoofguard_profile"].endswith("default-spoofguard-profile")
+    assert ports["m1"]["segment"] == "vlan:100"
+    assert "3 bypassable by an IP change" in table.stdout
+
+
+def test_drift_between_the_wire_and_nsx(
+    manager: tuple[Manager, str], tls: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    cfg = config(tmp_path, manager[1], tls[0])
+    got = spoofwatch(
+        "nsx",
+        "drift",
+        str(PCAPS / "geneve-ip-change.pcap"),
+        "--config",
+        str(cfg),
+        "--format",
+        "csv",
+    )
+    assert got.returncode == 0, got.stderr
+    rows = [line.split(",")[:4] for line in got.stdout.splitlines()[1:]]
+    assert rows == [["unrealized-source", "geneve:5001", VM1, "10.1.1.11"]]
+
+
+def test_run_follows_nsx_between_polls_survives_its_loss_and_restores_on_restart(
+    tls: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    import signal
+
+    from tests.integration import daemon_util as du
+
+    m = Manager()
+    m.load(seed_estate())
+    server = m.serve(tls[1], tls[2])
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    udp, mport = du.free_port(__import__("socket").SOCK_DGRAM), du.free_port()
+    nsx = config(tmp_path, url, tls[0], extra="poll_seconds = 1\n").read_text()
+    cfg = du.udp_config(tmp_path, udp, mport, nsx)
+    late = du.tunnel_payloads("geneve-ip-change.pcap")[8:]
+    scraped = lambda name: du.metric(du.scrape(mport), name) or 0.0  # noqa: E731
+    unbound = lambda: [
+        a
+        for a in (json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines())
+        if a["kind"] == "unbound-source"
+    ]  # noqa: E731
+    proc = du.start(cfg)
+    try:
+        du.wait_for(
+            lambda: du.metrics_up(mport) and scraped("spoofwatch_nsx_ports_imported") == 2,
+            what="first pull",
+        )
+        assert scraped("spoofwatch_nsx_unprotected_ports") == 2
+        du.send(late, udp)
+        du.wait_for(lambda: len(unbound()) == 1, what="the unbound-source alert")
+        assert unbound()[0]["src_ip"] == "10.1.1.11"
+        before = scraped("spoofwatch_unbound_source_packets_total")
+        # NSX now realizes 10.1.1.11 for vm1 (an operator added it): the table follows
+        moved = Estate()
+        web = moved.segment("web", vni=5001)
+        moved.port(web, "vm1-port", "vif-vm1", realized=[entry("10.1.1.10", VM1)],
+                   manual=[{"ip_address": "10.1.1.11", "mac_address": VM1}])  # fmt: skip
+        moved.port(web, "vm2-port", "vif-vm2", realized=[entry("10.1.1.20", VM2)])
+        pulls = scraped("spoofwatch_nsx_last_success_timestamp_seconds")
+        m.load(moved)
+        du.wait_for(
+            lambda: scraped("spoofwatch_nsx_last_success_timestamp_seconds") > pulls + 0.5,
+            what="second pull",
+        )
+        seen = scraped("spoofwatch_frames_inspected_total")
+        du.send(late, udp)
+        du.wait_for(
+            lambda: scraped("spoofwatch_frames_inspected_total") >= seen + len(late), what="resend"
+        )
+        assert scraped("spoofwatch_unbound_source_packets_total") == before
+        # the manager goes away: judging goes on, failures count, the last success stays put
+        server.shutdown()
+        server.server_close()
+        last = scraped("spoofwatch_nsx_last_success_timestamp_seconds")
+        du.wait_for(lambda: scraped("spoofwatch_nsx_pull_failures_total") >= 2, what="failed pulls")
+        assert scraped("spoofwatch_nsx_last_success_timestamp_seconds") == last
+        assert 'spoofwatch_nsx_requests_total{status="error"}' in du.scrape(mport)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        # restart without the manager: the snapshot comes back from the state file
+        proc = du.start(cfg)
+        du.wait_for(
+            lambda: du.metrics_up(mport) and scraped("spoofwatch_nsx_ports_imported") == 2,
+            what="restore",
+        )
+        assert scraped("spoofwatch_nsx_last_success_timestamp_seconds") == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    assert PASSWORD not in out
+    assert (
+        "restored the NSX snapshot" in out
+        and "NSX pull failed, keeping the last good snapshot" in out
+    )
