@@ -106,6 +106,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             for r in p["rules"]
             if not r.get("disabled")
             for g in (*r.get("source_groups", []), *r.get("destination_groups", []))
+            if isinstance(g, str) and g.startswith("/")
         }
 
         def members(group: dict[str, Any]) -> dict[str, Any]:

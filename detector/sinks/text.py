@@ -18,7 +18,8 @@ def render(a: Alert) -> str:
     ]
     for b in d["bindings"]:
         when = f" at {b['learned_at']} (packet {b['evidence']['packet']})" if b["evidence"] else ""
-        lines.append(f"  bound: {b['address']} learned by {b['method']}{when}")
+        how = b.get("learned_by") or b["method"]  # "nsx ARP_SNOOPING" when NSX realized it
+        lines.append(f"  bound: {b['address']} learned by {how}{when}")
     if not d["bindings"]:
         lines.append("  bound: nothing yet")
     if d["impersonates"]:

@@ -301,11 +301,11 @@ def test_run_follows_nsx_between_polls_survives_its_loss_and_restores_on_restart
     cfg = du.udp_config(tmp_path, udp, mport, nsx)
     late = du.tunnel_payloads("geneve-ip-change.pcap")[8:]
     scraped = lambda name: du.metric(du.scrape(mport), name) or 0.0  # noqa: E731
-    unbound = lambda: [
-        a
-        for a in (json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines())
-        if a["kind"] == "unbound-source"
-    ]  # noqa: E731
+
+    def unbound() -> list[dict]:  # type: ignore[type-arg]
+        lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
+        return [a for a in map(json.loads, lines) if a["kind"] == "unbound-source"]
+
     proc = du.start(cfg)
     try:
         du.wait_for(
