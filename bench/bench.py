@@ -244,6 +244,7 @@ def main() -> None:
     print("(each row is the median of its runs; time excludes start-up, wall includes it)")
     table_memory()
     ipfix_rates()
+    subprocess.run([PY, ROOT / "bench" / "nsx_pull.py"], check=True)
     live()
 
 
