@@ -201,6 +201,14 @@ _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$")
 NSX_SOURCE = "nsx:"  # evidence source of a binding imported from NSX: nsx:<AddressBindingSource>
 
 
+def nsx_source(b: Binding) -> str | None:
+    """The AddressBindingSource of a binding NSX realized (ARP_SNOOPING, ...), else None."""
+    ev = b.evidence
+    if ev is None or not ev.source.startswith(NSX_SOURCE):
+        return None
+    return ev.source[len(NSX_SOURCE) :]
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Where an analyst finds the packet behind an observation."""

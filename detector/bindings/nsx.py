@@ -77,7 +77,7 @@ def apply(table: BindingTable, ports: Iterable[NsxPort]) -> Imported:
         n_ports += bool(keys)
         for key, mac in keys:
             mine = [b for b in (*port.realized, *port.manual) if mac is None or b.mac == mac]
-            single = [binding_of(b) for b in mine if "/" not in b.address]
+            single = _unique([binding_of(b) for b in mine if "/" not in b.address])
             nets: list[tuple[Network, Binding]] = [
                 (ipaddress.ip_network(b.address), binding_of(b)) for b in mine if "/" in b.address
             ]
@@ -88,9 +88,9 @@ def apply(table: BindingTable, ports: Iterable[NsxPort]) -> Imported:
                 if (mac is None or b.mac == mac) and "/" not in b.address
                 if b.address not in bound
             ]
-            if table.replace(key, _unique(single), nets, found, lim):
+            if table.replace(key, single, nets, found, lim):
                 now.add(key)
-                n_bindings += (len(_unique(single)) + len(nets)) if mac else 0
+                n_bindings += (len(single) + len(nets)) if mac else 0
             else:
                 refused += 1
     released = before - now

@@ -73,11 +73,13 @@ def _state(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
 
 
 def _snapshot(args: argparse.Namespace, cfg: Config) -> int:
-    from detector.nsx import pull, snapshot
+    from detector.commands.summary import nsx_state
+    from detector.nsx import snapshot
 
     if cfg.nsx is None:
         raise ConfigError(f"{args.config}: no [nsx] section (url, username, password_file)")
-    snap = pull.fetch(cfg.nsx, lambda text: print(f"spoofwatch: nsx: {text}", file=sys.stderr))
+    snap = nsx_state(None, cfg.nsx, quiet=False)
+    assert snap is not None
     snapshot.save(snap, args.out)
     ports = sum(len(s.get("ports", [])) for s in snap["segments"])
     cost = snap["cost"]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from detector.bindings.learn import EXEMPT_SOURCES
 from detector.detectors import Context, Finding, Observation, owner_of
-from detector.model import NSX_SOURCE, AlertKind, Binding, Severity, rfc3339
+from detector.model import AlertKind, Binding, Severity, nsx_source, rfc3339
 
 
 def _described(b: Binding) -> str:
     """An address, and where NSX learned it when NSX did (what the DFW resolves)."""
-    ev = b.evidence
-    if ev is None or not ev.source.startswith(NSX_SOURCE):
+    how = nsx_source(b)
+    if how is None or b.evidence is None:
         return b.address
-    how = ev.source[len(NSX_SOURCE) :]
-    return f"{b.address} learned by nsx {how} at {rfc3339(ev.ts_ns)}"
+    return f"{b.address} learned by nsx {how} at {rfc3339(b.evidence.ts_ns)}"
 
 
 class UnboundSource:

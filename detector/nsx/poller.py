@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from detector.errors import ConfigError, NsxError
@@ -43,7 +42,6 @@ class Poller:
         return dict(self.client.requests) if self.client is not None else {}
 
     def pull_once(self) -> bool:
-        started = time.monotonic()
         try:
             if self.client is None:
                 self.client = NsxClient(self.cfg)
@@ -52,7 +50,6 @@ class Poller:
             self.failures += 1
             log.error("NSX pull failed, keeping the last good snapshot: %s", exc)
             return False
-        snap["cost"]["seconds"] = round(time.monotonic() - started, 3)
         with self.lock:
             self.latest = snap
         return True

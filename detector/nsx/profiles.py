@@ -29,75 +29,39 @@ class Discovery:
     timeout_minutes: int = 10
 
 
-def _dig(raw: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(raw, dict):
-            return None
-        raw = raw.get(key)  # type: ignore[assignment]
+V4, V6 = "ip_v4_discovery_options", "ip_v6_discovery_options"
+# Discovery field: (its path in a Policy IPDiscoveryProfile, its key in a Manager profile)
+FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "arp_snooping": ((V4, "arp_snooping_config", "arp_snooping_enabled"), "arp_snooping_enabled"),
+    "arp_limit": ((V4, "arp_snooping_config", "arp_binding_limit"), "arp_bindings_limit"),
+    "dhcp_snooping": ((V4, "dhcp_snooping_enabled"), "dhcp_snooping_enabled"),
+    "vmtools": ((V4, "vmtools_enabled"), "vm_tools_enabled"),
+    "nd_snooping": ((V6, "nd_snooping_config", "nd_snooping_enabled"), "nd_snooping_enabled"),
+    "nd_limit": ((V6, "nd_snooping_config", "nd_snooping_limit"), "nd_bindings_limit"),
+    "dhcpv6_snooping": ((V6, "dhcp_snooping_v6_enabled"), "dhcpv6_snooping_enabled"),
+    "tofu": (("tofu_enabled",), "trust_on_first_use_enabled"),
+    "timeout_minutes": (("arp_nd_binding_timeout",), "arp_nd_binding_timeout"),
+}
+
+
+def _dig(raw: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        raw = raw.get(key) if isinstance(raw, dict) else None
     return raw
-
-
-def _first(*values: Any, default: Any) -> Any:
-    return next((v for v in values if v is not None), default)
 
 
 def discovery_of(raw: dict[str, Any] | None) -> Discovery:
     """A profile object (Policy or Manager field names) as a Discovery; missing keys default."""
-    if not raw:
-        return Discovery()
     d = Discovery()
-    v4, v6 = raw.get("ip_v4_discovery_options") or {}, raw.get("ip_v6_discovery_options") or {}
-    return Discovery(
-        arp_snooping=bool(
-            _first(
-                _dig(v4, "arp_snooping_config", "arp_snooping_enabled"),
-                raw.get("arp_snooping_enabled"),
-                default=d.arp_snooping,
-            )
-        ),
-        arp_limit=int(
-            _first(
-                _dig(v4, "arp_snooping_config", "arp_binding_limit"),
-                raw.get("arp_bindings_limit"),
-                default=d.arp_limit,
-            )
-        ),
-        dhcp_snooping=bool(
-            _first(
-                v4.get("dhcp_snooping_enabled"),
-                raw.get("dhcp_snooping_enabled"),
-                default=d.dhcp_snooping,
-            )
-        ),
-        vmtools=bool(
-            _first(v4.get("vmtools_enabled"), raw.get("vm_tools_enabled"), default=d.vmtools)
-        ),
-        nd_snooping=bool(
-            _first(
-                _dig(v6, "nd_snooping_config", "nd_snooping_enabled"),
-                raw.get("nd_snooping_enabled"),
-                default=d.nd_snooping,
-            )
-        ),
-        nd_limit=int(
-            _first(
-                _dig(v6, "nd_snooping_config", "nd_snooping_limit"),
-                raw.get("nd_bindings_limit"),
-                default=d.nd_limit,
-            )
-        ),
-        dhcpv6_snooping=bool(
-            _first(
-                v6.get("dhcp_snooping_v6_enabled"),
-                raw.get("dhcpv6_snooping_enabled"),
-                default=d.dhcpv6_snooping,
-            )
-        ),
-        tofu=bool(
-            _first(raw.get("tofu_enabled"), raw.get("trust_on_first_use_enabled"), default=d.tofu)
-        ),
-        timeout_minutes=int(_first(raw.get("arp_nd_binding_timeout"), default=d.timeout_minutes)),
-    )
+    if not raw:
+        return d
+    values: dict[str, Any] = {}
+    for name, (policy, manager) in FIELDS.items():
+        default = getattr(d, name)
+        value = _dig(raw, policy)
+        value = raw.get(manager) if value is None else value
+        values[name] = default if value is None else type(default)(value)
+    return Discovery(**values)
 
 
 def spoofguard_on(raw: dict[str, Any] | None) -> bool:

@@ -8,22 +8,21 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from detector.errors import SinkError
-from detector.model import NSX_SOURCE, Alert, Binding, rfc3339
+from detector.model import Alert, Binding, nsx_source, rfc3339
 
 SCHEMA_VERSION = 1
 
 
 def binding_to_dict(b: Binding) -> dict[str, Any]:
-    ev = b.evidence
-    nsx = ev is not None and ev.source.startswith(NSX_SOURCE)
+    ev, nsx = b.evidence, nsx_source(b)
     d: dict[str, Any] = {
         "address": b.address,
         "method": str(b.method),
         "learned_at": rfc3339(ev.ts_ns) if ev else None,
         "evidence": {"file": ev.source, "packet": ev.packet} if ev and not nsx else None,
     }
-    if ev is not None and nsx:
-        d["learned_by"] = f"nsx {ev.source[len(NSX_SOURCE) :]}"  # NSX realized it (not the wire)
+    if nsx:
+        d["learned_by"] = f"nsx {nsx}"  # NSX realized it (not the wire)
     if b.restored:
         d["restored"] = True  # learned before a restart, read back from the state store
     return d
