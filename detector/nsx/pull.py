@@ -48,6 +48,11 @@ def _keep(obj: Any, keys: Iterable[str]) -> dict[str, Any]:
     return {k: obj[k] for k in keys if isinstance(obj, dict) and k in obj}
 
 
+def _objects(items: list[Any]) -> list[dict[str, Any]]:
+    """The list's objects that have a path (the manager's answers are hostile until checked)."""
+    return [x for x in items if isinstance(x, dict) and isinstance(x.get("path"), str)]
+
+
 def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> list[R]:
     return list(pool.map(fn, items))
 
@@ -60,7 +65,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
     wanted = set(cfg.segments)
     segments = [
         s
-        for s in client.list("/infra/segments")
+        for s in _objects(client.list("/infra/segments"))
         if not wanted or s.get("id") in wanted or s.get("path") in wanted
     ]
     say(f"{len(segments)} segments")
@@ -83,23 +88,26 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             out = _keep(seg, SEGMENT_KEYS)
             out["security_maps"] = maps(path, "segment-security-profile-binding-maps")
             out["discovery_maps"] = maps(path, "segment-discovery-profile-binding-maps")
-            out["ports"] = [p for p in client.list(f"{path}/ports") if isinstance(p, dict)]
+            out["ports"] = _objects(client.list(f"{path}/ports"))
             return out
 
-        segs = _parallel(pool, one_segment, [s for s in segments if isinstance(s, dict)])
+        segs = _parallel(pool, one_segment, segments)
         count = sum(len(s["ports"]) for s in segs)
         say(f"{count} ports: reading their realized state")
         for seg in segs:
-            seg["ports"] = _parallel(pool, one_port, [p for p in seg["ports"] if "path" in p])
+            seg["ports"] = _parallel(pool, one_port, seg["ports"])
         domain = f"/infra/domains/{cfg.domain}"
-        policies = [_keep(p, POLICY_KEYS) for p in client.list(f"{domain}/security-policies")]
+        policies = [
+            _keep(p, POLICY_KEYS) for p in _objects(client.list(f"{domain}/security-policies"))
+        ]
 
         def rules(policy: dict[str, Any]) -> dict[str, Any]:
-            policy["rules"] = [_keep(r, RULE_KEYS) for r in client.list(f"{policy['path']}/rules")]
+            found = _objects(client.list(f"{policy['path']}/rules"))
+            policy["rules"] = [_keep(r, RULE_KEYS) for r in found]
             return policy
 
         policies = _parallel(pool, rules, policies)
-        groups = [_keep(g, GROUP_KEYS) for g in client.list(f"{domain}/groups")]
+        groups = [_keep(g, GROUP_KEYS) for g in _objects(client.list(f"{domain}/groups"))]
         used = {
             g
             for p in policies
@@ -132,8 +140,8 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
 
         say(f"{len(policies)} policies, {len(groups)} groups ({len(used)} in use)")
         groups = _parallel(pool, members, groups)
-        profiles = client.list("/infra/spoofguard-profiles")
-        discovery = client.list("/infra/ip-discovery-profiles")
+        profiles = _objects(client.list("/infra/spoofguard-profiles"))
+        discovery = _objects(client.list("/infra/ip-discovery-profiles"))
     return {
         "format": snapshot.FORMAT,
         "version": snapshot.VERSION,

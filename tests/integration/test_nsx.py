@@ -359,3 +359,19 @@ def test_run_follows_nsx_between_polls_survives_its_loss_and_restores_on_restart
         "restored the NSX snapshot" in out
         and "NSX pull failed, keeping the last good snapshot" in out
     )
+
+
+def test_list_items_without_a_path_are_skipped_not_fatal(
+    manager: tuple[Manager, str], tls: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    m, url = manager
+    m.lists["/infra/segments"] = [*m.lists["/infra/segments"], "junk", {"id": "no-path"}]
+    m.lists["/infra/segments/web/ports"] = [*m.lists["/infra/segments/web/ports"], 42]
+    snap = tmp_path / "s.json"
+    got = spoofwatch(
+        "nsx", "snapshot", "--config", str(config(tmp_path, url, tls[0])), "--out", str(snap)
+    )
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(snap.read_text())
+    assert [s["id"] for s in doc["segments"]] == ["web"]
+    assert [p["id"] for p in doc["segments"][0]["ports"]] == ["vm1-port", "vm2-port"]
