@@ -135,6 +135,7 @@ def test_sighup_keeps_running_config_when_new_one_is_invalid(daemon, tmp_path: P
         lambda: metric(scrape(http), 'spoofwatch_alerts_total{kind="unbound-source"}') == 1,
         what="detection after a bad reload",
     )
+    time.sleep(0.6)  # the reload runs after the batch in flight: let it read the bad file first
     cfg.write_text(good + '[detectors]\nenabled = ["unbound_source"]\n')
     proc.send_signal(signal.SIGHUP)
     time.sleep(0.6)  # the loop looks at signals between batches (every 0.2 s at most)
