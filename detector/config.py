@@ -42,6 +42,16 @@ class RunConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineConfig:
+    """`spoofwatch run` keeps a per-port timeline: rotated Parquet files, bounded on disk."""
+
+    directory: str
+    bucket_seconds: float = 1.0
+    rotate_seconds: int = 600
+    max_mb: int = 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything a run needs, validated."""
 
@@ -53,6 +63,7 @@ class Config:
     alerts_path: str = "-"
     run: RunConfig = field(default_factory=RunConfig)
     nsx: NsxConfig | None = None  # no [nsx] section: bindings come from the wire alone
+    timeline: TimelineConfig | None = None  # no [timeline] section: run keeps none
 
 
 SECTIONS: dict[str, dict[str, v.Check]] = {
@@ -109,6 +120,12 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "enforcement_point": v.string,
         "domain": v.string,
         "segments": v.strings,
+    },
+    "timeline": {
+        "directory": v.string,
+        "bucket_seconds": v.number(0.001, 3600),
+        "rotate_seconds": v.integer(10, 86400),
+        "max_mb": v.integer(1, 10_000_000),
     },
     "logging": {
         "format": v.choice("text", "json"),
@@ -176,7 +193,23 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     alerts = got.get("alerts", {}).get("path", "-")
     run = _run(got, decode, base)
     nsx = _nsx(got["nsx"], base) if "nsx" in got else None
-    return Config(decode, policy, trust, engine, bfile, alerts, run, nsx)
+    timeline = _timeline(got["timeline"], base) if "timeline" in got else None
+    return Config(decode, policy, trust, engine, bfile, alerts, run, nsx, timeline)
+
+
+def _timeline(t: dict[str, Any], base: Path | None) -> TimelineConfig:
+    directory = t.get("directory", "")
+    if not directory:
+        raise ConfigError("timeline.directory: where run writes its timeline files is required")
+    if base is not None and not Path(directory).is_absolute():
+        directory = str(base / directory)
+    d = TimelineConfig(directory)
+    return TimelineConfig(
+        directory,
+        t.get("bucket_seconds", d.bucket_seconds),
+        t.get("rotate_seconds", d.rotate_seconds),
+        t.get("max_mb", d.max_mb),
+    )
 
 
 def _nsx(n: dict[str, Any], base: Path | None) -> NsxConfig:

@@ -20,11 +20,14 @@ from detector.bindings.store import BindingStore
 from detector.detectors.engine import Engine
 from detector.errors import ConfigError, SinkError
 from detector.fast.packets import BatchPath
+from detector.fast.timeline import Rows, Timeline
 from detector.metrics import RunCounters, registry
 from detector.nsx import realized, snapshot
 from detector.nsx.poller import Poller
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import JsonlSink
+from detector.sinks.timeline import RotatingTimeline
+from detector.sources import CaptureInfo
 from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
 
 log = logging.getLogger("spoofwatch")
@@ -80,7 +83,17 @@ class Daemon:
         run = self.config.run
         self.store = BindingStore(run.state_path, reset=reset_state) if run.state_path else None
         self.sink = JsonlSink(self.config.alerts_path, append=True)
-        self.pipeline = Pipeline(self.config, self.sink)
+        self.timeline_files: RotatingTimeline | None = None
+        timeline = None
+        if self.config.timeline is not None:
+            t = self.config.timeline
+            self.timeline_files = RotatingTimeline(
+                t.directory, t.bucket_seconds, t.rotate_seconds, t.max_mb << 20, self._meta
+            )
+            timeline = Timeline(self._timeline_rows, t.bucket_seconds)
+            self.counters.timeline_deleted = 0
+        self.idle_since = time.monotonic()
+        self.pipeline = Pipeline(self.config, self.sink, timeline=timeline)
         if self.store is not None:
             restored = self.store.load_into(self.pipeline.table)
             log.info("restored %d bindings from %s", restored, run.state_path)
@@ -135,7 +148,9 @@ class Daemon:
         for stage, n in self.source.drops().items():
             self.counters.drops[(self.source.name, stage)] = n
         if batch is None:
+            self._timeline_idle()
             return
+        self.idle_since = time.monotonic()
         started = time.perf_counter()
         alerts = self.pipeline.batches.process(batch)
         try:
@@ -145,6 +160,30 @@ class Daemon:
             log.error("%s", exc)
         self.counters.last_packet_ns = int(batch.ts_ns[-1])
         self.latency.observe(time.perf_counter() - started)
+
+    def _timeline_rows(self, rows: Rows) -> None:
+        assert self.timeline_files is not None and self.counters.timeline_deleted is not None
+        try:
+            self.timeline_files.write(rows)
+        except SinkError as exc:
+            self.counters.sink_errors["timeline"] = self.counters.sink_errors.get("timeline", 0) + 1
+            log.error("%s", exc)
+        self.counters.timeline_deleted = self.timeline_files.deleted
+
+    def _meta(self) -> dict[str, Any]:
+        info = CaptureInfo(self.source.name, records=self.pipeline.stats.packets)
+        return self.pipeline.timeline_meta([info])
+
+    def _timeline_idle(self) -> None:
+        """A quiet mirror still closes its buckets: after (slack + 1) buckets without a packet,
+        write out every open row, and let the files rotate."""
+        tl = self.pipeline.timeline
+        if tl is None or self.timeline_files is None:
+            return
+        idle = time.monotonic() - self.idle_since
+        if tl.open_groups and idle > (tl.slack + 1) * tl.bucket_ns / 1e9:
+            tl.close()
+        self.timeline_files.tick()
 
     def take_nsx(self, poller: Poller) -> None:
         """Apply a snapshot the poller pulled, keep it in the state file, update the metrics."""
@@ -194,7 +233,7 @@ class Daemon:
         engine.tallies, engine.stats = old.tallies, old.stats  # no re-alerts, no counter resets
         self.pipeline.engine = engine
         self.pipeline.decoder.config = new.decode
-        self.pipeline.batches = BatchPath(self.pipeline.decoder, engine)
+        self.pipeline.batches = BatchPath(self.pipeline.decoder, engine, self.pipeline.timeline)
         if dataclasses.replace(new.run, log_level="", log_format="") != dataclasses.replace(
             self.config.run, log_level="", log_format=""
         ):
@@ -212,6 +251,12 @@ class Daemon:
             self.poller.close()
         self.source.close()
         self.sink.close()
+        if self.pipeline.timeline is not None and self.timeline_files is not None:
+            self.pipeline.timeline.close()
+            try:
+                self.timeline_files.close()
+            except SinkError as exc:
+                log.error("%s", exc)
         if self.store is not None:
             self.store.close()
         if hasattr(self, "server"):

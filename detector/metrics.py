@@ -133,6 +133,22 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "NSX ports whose effective SpoofGuard profile does not enforce address bindings.",
         (),
     ),
+    "spoofwatch_timeline_rows_total": ("counter", "Timeline rows written ([timeline]).", ()),
+    "spoofwatch_timeline_late_packets_total": (
+        "counter",
+        "Packets that came after their timeline bucket was written (a second row).",
+        (),
+    ),
+    "spoofwatch_timeline_early_writes_total": (
+        "counter",
+        "Times the open timeline rows hit their cap and were written early.",
+        (),
+    ),
+    "spoofwatch_timeline_files_deleted_total": (
+        "counter",
+        "Timeline files deleted to keep the directory under timeline.max_mb.",
+        (),
+    ),
 }
 NSX_GAUGES = {
     "last_success": "spoofwatch_nsx_last_success_timestamp_seconds",
@@ -158,6 +174,7 @@ class RunCounters:
     sink_errors: dict[str, int] = field(default_factory=dict)
     nsx: dict[str, float] | None = None  # NSX_GAUGES keys and `failures`, when [nsx] is set
     nsx_requests: dict[str, int] = field(default_factory=dict)
+    timeline_deleted: int | None = None  # files pruned, when [timeline] is set
 
 
 Family = CounterMetricFamily | GaugeMetricFamily
@@ -239,6 +256,13 @@ class PipelineCollector(Collector):
             fams["spoofwatch_nsx_pull_failures_total"].add_metric([], nsx.get("failures", 0))
             for status, n in dict(self.run.nsx_requests).items():
                 fams["spoofwatch_nsx_requests_total"].add_metric([status], n)
+        if p.timeline is not None:
+            tl = p.timeline
+            fams["spoofwatch_timeline_rows_total"].add_metric([], tl.rows_out)
+            fams["spoofwatch_timeline_late_packets_total"].add_metric([], tl.late)
+            fams["spoofwatch_timeline_early_writes_total"].add_metric([], tl.splits)
+            deleted = self.run.timeline_deleted or 0
+            fams["spoofwatch_timeline_files_deleted_total"].add_metric([], deleted)
         yield from fams.values()
 
 

@@ -14,9 +14,11 @@ from detector.decoders import Decoder
 from detector.detectors.engine import Engine
 from detector.errors import CaptureError
 from detector.fast.packets import BatchPath
+from detector.fast.timeline import Timeline
 from detector.model import DecodeStats
 from detector.nsx import realized
 from detector.sinks import Sink
+from detector.sinks.jsonl import binding_to_dict
 from detector.sources import CaptureFile, CaptureInfo
 
 Progress = Callable[[CaptureInfo, int], None]
@@ -34,7 +36,13 @@ class RunReport:
 class Pipeline:
     """One binding table and one engine, fed by any number of captures in order."""
 
-    def __init__(self, config: Config, sink: Sink, nsx_snapshot: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        config: Config,
+        sink: Sink,
+        nsx_snapshot: dict[str, Any] | None = None,
+        timeline: Timeline | None = None,
+    ):
         self.config = config
         self.sink = sink
         self.stats = DecodeStats()
@@ -46,7 +54,8 @@ class Pipeline:
         if nsx_snapshot is not None:
             self.import_nsx(nsx_snapshot)
         self.engine = Engine(self.table, config.trust, config.engine)
-        self.batches = BatchPath(self.decoder, self.engine)
+        self.timeline = timeline
+        self.batches = BatchPath(self.decoder, self.engine, timeline)
 
     def import_nsx(self, snapshot: dict[str, Any]) -> nsx.Imported:
         """Make NSX's realized bindings the truth for the ports NSX knows."""
@@ -70,5 +79,34 @@ class Pipeline:
                         progress(capture.info, self.stats.packets)
             except CaptureError as exc:
                 report.failures.append(str(exc))
+        if self.timeline is not None:
+            self.timeline.close()
         report.seconds = time.perf_counter() - started
         return report
+
+    def timeline_meta(self, captures: Sequence[CaptureInfo]) -> dict[str, Any]:
+        """What the run saw, kept beside its timeline: the report's headline and tables."""
+        stats, engine = self.stats, self.engine
+        tl = self.timeline
+        return {
+            "captures": [
+                {"name": c.name, "records": c.records, "truncated": c.truncated} for c in captures
+            ],
+            "packets": stats.packets,
+            "bytes": stats.bytes,
+            "decode_errors": [
+                {"layer": layer, "reason": reason, "count": n}
+                for (layer, reason), n in sorted(stats.errors.items())
+            ],
+            "skipped": [
+                {"layer": layer, "reason": reason, "count": n}
+                for (layer, reason), n in sorted(stats.skipped.items())
+            ],
+            "alerts_by_kind": {str(k): n for k, n in sorted(engine.stats.alerts.items())},
+            "late_packets": tl.late if tl else 0,
+            "early_writes": tl.splits if tl else 0,
+            "bindings": [
+                {"segment": port.segment, "mac": port.mac, **binding_to_dict(b)}
+                for port, b in self.table.items()
+            ],
+        }

@@ -32,6 +32,15 @@ def integer(lo: int, hi: int) -> Check:
     return check
 
 
+def number(lo: float, hi: float) -> Check:
+    def check(name: str, v: Any) -> float:
+        if not isinstance(v, int | float) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ConfigError(f"{name}: expected a number from {lo:g} to {hi:g}, got {v!r}")
+        return float(v)
+
+    return check
+
+
 def boolean(name: str, v: Any) -> bool:
     if not isinstance(v, bool):
         raise ConfigError(f"{name}: expected true or false, got {v!r}")

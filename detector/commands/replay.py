@@ -50,8 +50,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="judge against NSX's realized bindings in a snapshot (spoofwatch nsx snapshot);"
         " without it, a config with [nsx] pulls from the manager once at start",
     )
+    r.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="also write per-port activity per time bucket: FILE.parquet, or FILE.csv"
+        " (read by spoofwatch report, pandas or any Parquet reader)",
+    )
+    r.add_argument(
+        "--bucket",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="the timeline's time bucket (default 1 s)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     r.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.001 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0.001 to 86400, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,13 +97,22 @@ def run(args: argparse.Namespace) -> int:
         alerts_path=args.alerts or cfg.alerts_path,
     )
     nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
+    writer = timeline = None
+    if args.timeline:
+        from detector.fast.timeline import Timeline
+        from detector.sinks.timeline import TimelineWriter
+
+        writer = TimelineWriter(args.timeline, args.bucket)
+        timeline = Timeline(writer.write, args.bucket)
     sink = TextSink(cfg.alerts_path) if args.format == "text" else JsonlSink(cfg.alerts_path)
     try:
-        pipeline = Pipeline(cfg, sink, nsx)
+        pipeline = Pipeline(cfg, sink, nsx, timeline)
         bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
         report = pipeline.replay(args.captures, bar)
         if bar is not None:
             bar.done()
+        if writer is not None:
+            writer.close(pipeline.timeline_meta(report.captures))
     finally:
         sink.close()
     if not args.quiet:
@@ -90,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if nsx is not None and pipeline.nsx is not None:
             print(nsx_line(nsx, pipeline.nsx), file=sys.stderr)
+        if writer is not None:
+            print(f"  timeline: {writer.rows:,} rows in {args.timeline}", file=sys.stderr)
     for failure in report.failures:
         print(f"spoofwatch: error: {failure}", file=sys.stderr)
     return 1 if report.failures else 0

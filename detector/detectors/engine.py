@@ -66,11 +66,13 @@ class Engine:
         self.detectors: list[Detector] = [load(n) for n in self.config.detectors]
         self.tallies: dict[AlertKey, _Tally] = {}
         self.stats = EngineStats()
+        self.last_port: PortKey | None = None  # the port of the last frame inspected, or None
 
     def process(self, frame: Frame, source: str) -> list[Alert]:
         """Inspect one frame; return the alerts it raises (after deduplication)."""
         stats = self.stats.frames
         mac = frame.src_mac
+        self.last_port = None
         if frame.encap is None and not frame.flow and not self.config.inspect_untunnelled:
             stats["ignored:untunnelled"] += 1
             return []
@@ -84,7 +86,7 @@ class Engine:
             stats["ignored:group-source-mac"] += 1
             return []
         stats["inspected"] += 1
-        port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
+        port = self.last_port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
         evidence = Evidence(frame.origin or source, frame.packet, frame.ts_ns)
         tracked = self.table.ensure(port)
         findings: list[Finding] = []
@@ -117,6 +119,10 @@ class Engine:
         if not learns and self.ctx.trust.is_gateway(port.mac):
             return True
         return table.is_bound(port, source, 0)
+
+    def entitled(self, port: PortKey, source: str, now_ns: int) -> bool:
+        """May the port send from `source` now: bound to it, or a trusted gateway's routing?"""
+        return self.ctx.trust.is_gateway(port.mac) or self.table.is_bound(port, source, now_ns)
 
     def _table_full(self) -> Finding:
         cap = self.table.policy.max_ports

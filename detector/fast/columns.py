@@ -24,10 +24,12 @@ V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # ip_hi / outer_hi of an IPv4 addres
 class Columns(NamedTuple):
     """Per-record columns: the rows of one (9, n) uint64 key matrix (encap, VNI, MAC, code, IP
     high, IP low, outer high, outer low, unicast); `code` EXACT means the exact decoder must
-    handle the record. `hashes` mixes each record's key into 64 bits."""
+    handle the record. `hashes` mixes each record's key into 64 bits. `dst` (2, n) holds the
+    inner destination (IP destination or ARP target; 0, 0 for none) that the timeline counts."""
 
     keys: npt.NDArray[np.uint64]
     hashes: npt.NDArray[np.uint64]
+    dst: npt.NDArray[np.uint64]
 
     @property
     def encap(self) -> npt.NDArray[np.uint64]:
@@ -69,6 +71,7 @@ def decode(
     n = len(offsets)
     keys = np.zeros((9, n), dtype=np.uint64)
     hashes = np.empty(n, dtype=np.uint64)
+    dst = np.zeros((2, n), dtype=np.uint64)
     data = np.frombuffer(buf, dtype=np.uint8)
     encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = keys
     jit.kernel(
@@ -86,6 +89,7 @@ def decode(
         outer_hi,
         outer_lo,
         unicast,
+        *dst,
     )
     jit.mix(keys, hashes)
-    return Columns(keys, hashes)
+    return Columns(keys, hashes, dst)

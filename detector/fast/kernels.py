@@ -77,7 +77,11 @@ def kernel(
     outer_hi: Any,
     outer_lo: Any,
     unicast: Any,
+    dst_hi: Any,
+    dst_lo: Any,
 ) -> None:
+    """Fill the key columns of each record (code 0: the exact path), and the inner destination
+    (IP destination, ARP target) that the per-port timeline counts."""
     for r in range(offs.shape[0]):
         code[r] = 0
         if links[r] != 1:
@@ -150,6 +154,8 @@ def kernel(
                 continue
             op = u16(b, ipos + 6)
             sender_ip = u64(b, ipos + 14, 4)
+            dst_hi[r] = V4_MARK
+            dst_lo[r] = u64(b, ipos + 24, 4)
             if (op == 1 or op == 2) and u64(b, ipos + 8, 6) == mac[r] and sender_ip != 0:
                 ip_hi[r] = V4_MARK
                 ip_lo[r] = sender_ip
@@ -184,10 +190,14 @@ def kernel(
         if iet == 0x0800:
             ip_hi[r] = V4_MARK
             ip_lo[r] = u64(b, isrc, 4)
+            dst_hi[r] = V4_MARK
+            dst_lo[r] = u64(b, isrc + 4, 4)
             code[r] = 1 if ip_lo[r] != 0 else 4
         else:
             ip_hi[r] = u64(b, isrc, 8)
             ip_lo[r] = u64(b, isrc + 8, 8)
+            dst_hi[r] = u64(b, isrc + 16, 8)
+            dst_lo[r] = u64(b, isrc + 24, 8)
             code[r] = 2 if (ip_hi[r] | ip_lo[r]) != 0 else 4
 
 

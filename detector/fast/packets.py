@@ -24,7 +24,8 @@ from detector.detectors.engine import Engine
 from detector.fast import columns as col
 from detector.fast import flowcols
 from detector.fast.flows import FlowPath
-from detector.model import Alert, PortKey, RecordBatch
+from detector.fast.timeline import Timeline, frame_source
+from detector.model import Alert, Frame, PortKey, RecordBatch
 
 if TYPE_CHECKING:
     from detector.fast.columns import Columns
@@ -117,9 +118,10 @@ class _PortIndex:
 class BatchPath:
     """Process record batches through columns where the table allows, exactly otherwise."""
 
-    def __init__(self, decoder: Decoder, engine: Engine) -> None:
+    def __init__(self, decoder: Decoder, engine: Engine, timeline: Timeline | None = None) -> None:
         self.decoder = decoder
         self.engine = engine
+        self.timeline = timeline
         cfg = decoder.config
         tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
         self.masks = (
@@ -156,7 +158,10 @@ class BatchPath:
         """Return the alerts of one batch, in capture order."""
         self._apply(self.engine.table.drain_changes())
         if not self.enabled or len(batch) < MIN_BATCH:
-            return self._exact(batch, range(len(batch)))
+            alerts = self._exact(batch, range(len(batch)))
+            if self.timeline is not None:
+                self.timeline.end_batch()
+            return alerts
         cols = col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, self.masks)
         self.decoder.stats.packets += len(batch)
         self.decoder.stats.bytes += int(batch.origlens.sum())
@@ -167,7 +172,24 @@ class BatchPath:
         settled[miss] = self._check(hashes[miss], keys[:, miss])
         alerts = self._walk(batch, keys, hashes, candidate, settled)
         self._count(cols, settled)
+        if self.timeline is not None:
+            self._timeline(batch, cols, settled)
         return alerts
+
+    def _timeline(self, batch: RecordBatch, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
+        """Settled frames go to the timeline from the columns (their source is bound)."""
+        assert self.timeline is not None
+        self.timeline.add_columns(cols.keys, cols.dst, settled, batch.ts_ns, batch.origlens)
+        self.timeline.end_batch()
+
+    def _frame_row(self, frame: Frame, nbytes: int) -> None:
+        """An inspected frame of the exact path goes to the timeline with its verdict now."""
+        port = self.engine.last_port
+        if port is None or frame.flow or self.timeline is None:
+            return
+        source = frame_source(frame)
+        unbound = source is not None and not self.engine.entitled(port, source, frame.ts_ns)
+        self.timeline.add_frame(frame, port, source, unbound, nbytes)
 
     def _walk(
         self,
@@ -233,6 +255,8 @@ class BatchPath:
             frame = self.decoder.decode_one(batch, i, count_packet=count)
             if frame is not None:
                 out.extend(self.engine.process(frame, batch.source))
+                if self.timeline is not None:
+                    self._frame_row(frame, int(batch.origlens[i]))
             for flow in self.decoder.take_flows():
                 out.extend(self.engine.process(flow, batch.source))
             out.extend(self.flows.process(self.decoder.take_sets(), batch.source, self.enabled))

@@ -192,3 +192,34 @@ def test_metrics_over_tls(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_run_keeps_a_timeline_that_closes_buckets_when_the_mirror_is_quiet(
+    tmp_path: Path,
+) -> None:
+    from detector.report import load
+
+    udp, http = free_port(), free_port()
+    extra = '[timeline]\ndirectory = "timeline"\nbucket_seconds = 0.5\nrotate_seconds = 60\n'
+    proc = start(udp_config(tmp_path, udp, http, extra))
+    try:
+        wait_for(lambda: metrics_up(http), what="the metrics endpoint")
+        send(SEED, udp)
+        # no more traffic: the open buckets are written after (slack + 1) quiet buckets
+        wait_for(
+            lambda: (metric(scrape(http), "spoofwatch_timeline_rows_total") or 0) >= 3,
+            what="the timeline rows",
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    files = sorted((tmp_path / "timeline").glob("timeline-*.parquet"))
+    assert len(files) == 1
+    rows, meta = load.timeline(str(files[0]))
+    assert meta["packets"] == len(SEED) and meta["bucket_seconds"] == 0.5
+    assert {b["address"] for b in meta["bindings"]} == {"10.1.1.10", "10.1.1.20"}
+    moved = rows[rows["src_ip"] == "10.1.1.11"]
+    assert moved["unbound_packets"].sum() == 6 and not moved["bound"].any()  # GARP + 5 pings
+    assert rows["packets"].sum() == len(SEED)

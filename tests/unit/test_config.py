@@ -34,6 +34,12 @@ def test_defaults_are_nsx_defaults() -> None:
         ({"bindings": {"gateway_macs": ["zz:00"]}}, "bindings.gateway_macs"),
         ({"bindings": {"dhcp_servers": [{"segment": "geneve:1"}]}}, "bindings.dhcp_servers[0]"),
         ({"segments": {"inspect_untunnelled": "yes"}}, "expected true or false"),
+        ({"timeline": {"bucket_seconds": 1}}, "timeline.directory: where run writes"),
+        (
+            {"timeline": {"directory": "t", "bucket_seconds": 0}},
+            "timeline.bucket_seconds: expected a number from 0.001 to 3600",
+        ),
+        ({"timeline": {"directory": "t", "max_mb": 0}}, "timeline.max_mb: expected an integer"),
     ],
 )
 def test_bad_values_name_the_key(doc: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -45,6 +51,13 @@ def test_bad_values_name_the_key(doc: dict, message: str) -> None:  # type: igno
 def test_bindings_file_is_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text('[bindings]\nfile = "b.csv"\n')
     assert config.load(tmp_path / "c.toml").bindings_file == str(tmp_path / "b.csv")
+
+
+def test_timeline_directory_is_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text('[timeline]\ndirectory = "tl"\nbucket_seconds = 0.25\n')
+    t = config.load(tmp_path / "c.toml").timeline
+    assert t is not None and t.directory == str(tmp_path / "tl") and t.bucket_seconds == 0.25
+    assert (t.rotate_seconds, t.max_mb) == (600, 1024)
 
 
 def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:

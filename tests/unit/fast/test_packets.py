@@ -1,4 +1,5 @@
-"""The batch path and the exact per-frame path give the same alerts and counts, everywhere."""
+"""The batch path and the exact per-frame path give the same alerts, counts and per-port
+timeline, everywhere."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from detector.config import Config
 from detector.detectors.engine import EngineConfig
 from detector.fast import packets as fastpath
+from detector.fast.timeline import Timeline
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
@@ -21,10 +23,13 @@ def run(paths: list[str], fast: bool, untunnelled: bool = False, chunk: int | No
     cfg = Config()
     cfg = dataclasses.replace(cfg, engine=EngineConfig(inspect_untunnelled=untunnelled))
     sink = MemorySink()
-    pipeline = Pipeline(cfg, sink)
+    chunks: list[dict[str, object]] = []
+    timeline = Timeline(chunks.append, bucket_seconds=0.005)  # small buckets: many of them
+    pipeline = Pipeline(cfg, sink, timeline=timeline)
     pipeline.batches.enabled = fast and not untunnelled
     pipeline.replay(paths)
     stats = pipeline.stats
+    rows = [tuple(map(str, row)) for c in chunks for row in zip(*c.values(), strict=True)]
     summary = (
         stats.packets,
         stats.bytes,
@@ -32,8 +37,9 @@ def run(paths: list[str], fast: bool, untunnelled: bool = False, chunk: int | No
         dict(stats.errors),
         dict(pipeline.engine.stats.frames),
         dict(pipeline.engine.stats.findings),
+        (timeline.late, timeline.splits),
     )
-    return [dumps(a) for a in sink.alerts], summary
+    return [dumps(a) for a in sink.alerts], summary, rows
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +80,7 @@ def test_benchmark_traffic_with_spoofing_agrees(tmp_path: Path) -> None:
     _inject_trouble(base, mixed)
     fast, exact = run([str(mixed)], fast=True), run([str(mixed)], fast=False)
     assert fast == exact
+    assert len(fast[2]) > 1000 and any(row[-1] == "False" for row in fast[2])  # unbound rows
     kinds = {line.split('"kind":"')[1].split('"')[0] for line in fast[0]}
     assert {"unbound-source", "mac-move", "arp-conflict", "binding-limit"} <= kinds
 

@@ -1,0 +1,249 @@
+"""The per-port timeline: packets, bytes and destinations per (port, source, endpoint, bucket).
+
+Rows come in batches of numbers: settled frames straight from the batch path's columns, frames
+of the exact path one by one (`add_frame`). A numba kernel aggregates them into open buckets;
+a bucket is written out once the capture's clock is `slack` buckets past it. A frame later than
+that starts a second row for its key (its packets are counted as `late`). When more than
+`max_open` rows and destinations are open (a flood of new sources or peers), every open row is
+written out early (counted as `splits`), so memory stays bounded whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.fast import columns as col
+from detector.fast import tlkernels as tk
+from detector.model import Frame, PortKey
+
+Rows = dict[str, Any]  # column name → numpy array, as tables.TIMELINE_COLUMNS names them
+U64 = npt.NDArray[np.uint64]
+ENCAP_CODES = {"geneve": col.ENCAP_GENEVE, "vxlan": col.ENCAP_VXLAN}
+_OTHER = 1 << 40  # segment ids past this are interned names (ERSPAN, VLAN, untagged)
+
+
+def frame_source(frame: Frame) -> str | None:
+    """The source the table checks for this frame, as the columns define it (code 1, 2, 3)."""
+    a = frame.arp
+    if a is not None:
+        teaches = a.op in (1, 2) and a.sender_mac == frame.src_mac and a.sender_ip != "0.0.0.0"
+        return a.sender_ip if teaches else None
+    ip = frame.src_ip
+    return None if ip is None or ip in ("0.0.0.0", "::") else ip
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _split(address: str | None) -> tuple[int, int]:
+    """An address as the columns hold it: (high, low) words, high all ones for IPv4."""
+    if address is None:
+        return 0, 0
+    if ":" not in address:
+        return 0xFFFF_FFFF_FFFF_FFFF, int.from_bytes(socket.inet_pton(socket.AF_INET, address))
+    hi, lo = struct.unpack(">QQ", socket.inet_pton(socket.AF_INET6, address))
+    return hi, lo
+
+
+def _text(hi: int, lo: int) -> str | None:
+    if hi == 0xFFFF_FFFF_FFFF_FFFF:
+        return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
+    if hi == 0 and lo == 0:
+        return None
+    return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
+
+
+class Timeline:
+    """Aggregate timeline rows and hand closed buckets, as columns, to `emit`."""
+
+    def __init__(
+        self,
+        emit: Callable[[Rows], None],
+        bucket_seconds: float = 1.0,
+        slack: int = 2,
+        max_open: int = 1 << 21,
+    ) -> None:
+        self.emit = emit
+        self.bucket_ns = max(1, round(bucket_seconds * 1e9))
+        self.slack = slack
+        self.max_open = max_open
+        self.names: list[tuple[str, str]] = []  # interned (encap, segment) of other segments
+        self._ids: dict[tuple[str, str], int] = {}
+        self._pending: list[tuple[int, ...]] = []
+        self.open_groups = self.open_pairs = 0
+        self.newest = -1  # the newest bucket seen
+        self.written_below = 0  # buckets below this have been written out
+        self.rows_out = self.late = self.splits = 0
+        self._tables(1 << 12, 1 << 12)
+
+    def _tables(self, groups: int, pairs: int) -> None:
+        self.groups = np.zeros((groups, tk.GROUP_COLUMNS), np.uint64)
+        self.pairs = np.zeros((pairs, tk.PAIR_COLUMNS), np.uint64)
+
+    def buckets(self, ts_ns: npt.NDArray[np.int64]) -> U64:
+        return (np.maximum(ts_ns, 0) // self.bucket_ns).astype(np.uint64)
+
+    def segment_id(self, encap: str | None, segment: str) -> int:
+        kind, _, vni = segment.partition(":")
+        code = ENCAP_CODES.get(kind)
+        if code is not None and kind == encap and vni.isdigit():
+            return (code << 24) | int(vni)
+        key = (encap or "", segment)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = _OTHER + len(self.names)
+            self.names.append(key)
+        return found
+
+    def add_frame(
+        self, frame: Frame, port: PortKey, source: str | None, unbound: bool, nbytes: int
+    ) -> None:
+        """One frame of the exact path; aggregated with the rest at `end_batch`."""
+        bucket = max(frame.ts_ns, 0) // self.bucket_ns
+        dst = frame.arp.target_ip if frame.arp is not None else frame.dst_ip
+        self._pending.append(
+            (
+                self.segment_id(frame.encap, port.segment),
+                int(port.mac.replace(":", ""), 16),
+                *_split(source),
+                *_split(frame.outer_src),
+                bucket,
+                *_split(dst),
+                nbytes,
+                int(unbound),
+            )
+        )
+
+    def add(self, keys: U64, dst: U64, nbytes: npt.NDArray[np.int64], unbound: Any) -> None:
+        """Rows as columns: keys (7, n) as tlkernels orders them, destinations (2, n)."""
+        n = keys.shape[1]
+        if not n:
+            return
+        self._room(n)
+        groups, pairs = tk.aggregate(keys, dst, nbytes, unbound, self.groups, self.pairs)
+        self.open_groups += int(groups)
+        self.open_pairs += int(pairs)
+        newest = int(keys[6].max())
+        self.late += int((keys[6] < self.written_below).sum())
+        self.newest = max(self.newest, newest)
+
+    def add_columns(
+        self,
+        cols: U64,
+        dst: U64,
+        take: npt.NDArray[np.bool_],
+        ts_ns: npt.NDArray[np.int64],
+        nbytes: npt.NDArray[np.int64],
+    ) -> None:
+        """The batch path's settled rows (`take`), straight from its (9, n) columns."""
+        self._room(len(take))
+        groups, pairs, late, newest = tk.aggregate_columns(
+            cols,
+            dst,
+            take,
+            ts_ns,
+            self.bucket_ns,
+            self.written_below,
+            nbytes,
+            self.groups,
+            self.pairs,
+        )
+        self.open_groups += int(groups)
+        self.open_pairs += int(pairs)
+        self.late += int(late)
+        self.newest = max(self.newest, int(newest))
+
+    def end_batch(self) -> None:
+        """Aggregate the exact path's frames, then write out the buckets that are closed."""
+        if self._pending:
+            rows = np.array(self._pending, dtype=np.uint64).T
+            self._pending.clear()
+            self.add(
+                np.ascontiguousarray(rows[:7]),
+                np.ascontiguousarray(rows[7:9]),
+                rows[9].astype(np.int64),
+                rows[10].astype(np.int64),
+            )
+        if self.open_groups + self.open_pairs > self.max_open:
+            self.splits += 1
+            self._write(self.newest + 1)
+        elif self.newest - self.slack > self.written_below:
+            self._write(self.newest - self.slack)
+
+    def close(self) -> None:
+        """Write out every open row."""
+        self.end_batch()
+        self._write(self.newest + 1)
+
+    def _room(self, n: int) -> None:
+        groups, pairs = len(self.groups), len(self.pairs)
+        while 2 * (self.open_groups + n) > groups:
+            groups *= 2
+        while 2 * (self.open_pairs + n) > pairs:
+            pairs *= 2
+        if (groups, pairs) != (len(self.groups), len(self.pairs)):
+            self._rebuild(np.ones(len(self.groups), np.bool_), groups, pairs)
+
+    def _rebuild(self, keep: npt.NDArray[np.bool_], groups: int, pairs: int) -> None:
+        old_groups, old_pairs = self.groups, self.pairs
+        self._tables(groups, pairs)
+        kept = tk.rebuild(old_groups, old_pairs, keep, self.groups, self.pairs)
+        self.open_groups, self.open_pairs = int(kept[0]), int(kept[1])
+
+    def _write(self, below: int) -> None:
+        """Emit the rows of buckets below `below` and keep the others open."""
+        self.written_below = max(self.written_below, below)
+        if not self.open_groups:
+            return
+        bucket = self.groups[:, tk.KEY + 6]
+        done = (self.groups[:, 0] != 0) & (bucket < np.uint64(max(below, 0)))
+        if not done.any():
+            return
+        rows = self.groups[done]
+        left = self.open_groups - len(rows)  # the tables shrink to what stays open
+        self._rebuild(~done, _capacity(left), _capacity(self.open_pairs))
+        keys = rows[:, tk.KEY : tk.KEY + tk.GROUP_WIDTH]
+        order = np.lexsort(tuple(keys[:, c] for c in (5, 4, 3, 2, 1, 0, 6)))
+        self.rows_out += len(order)
+        self.emit(self._columns(keys[order], rows[order].astype(np.int64)))
+
+    def _columns(self, keys: U64, vals: npt.NDArray[np.int64]) -> Rows:
+        seg_ids, seg_of = np.unique(keys[:, 0], return_inverse=True)
+        segments = [self._segment(int(s)) for s in seg_ids]
+        macs, mac_of = np.unique(keys[:, 1], return_inverse=True)
+        return {
+            "time": (keys[:, 6].astype(np.int64) * self.bucket_ns).astype("datetime64[ns]"),
+            "segment": np.array([s for s, _ in segments], dtype=object)[seg_of],
+            "encap": np.array([e for _, e in segments], dtype=object)[seg_of],
+            "mac": np.array([int(m).to_bytes(6, "big").hex(":") for m in macs], object)[mac_of],
+            "src_ip": _addresses(keys[:, 2], keys[:, 3]),
+            "tunnel_endpoint": _addresses(keys[:, 4], keys[:, 5]),
+            "packets": vals[:, tk.PACKETS],
+            "bytes": vals[:, tk.BYTES],
+            "destinations": vals[:, tk.DESTINATIONS],
+            "unbound_packets": vals[:, tk.UNBOUND],
+            "bound": vals[:, tk.UNBOUND] == 0,
+        }
+
+    def _segment(self, seg: int) -> tuple[str, str | None]:
+        if seg >= _OTHER:
+            encap, name = self.names[seg - _OTHER]
+            return name, encap or None
+        kind = "geneve" if seg >> 24 == col.ENCAP_GENEVE else "vxlan"
+        return f"{kind}:{seg & 0xFFFFFF}", kind
+
+
+def _capacity(n: int) -> int:
+    """A power of two that keeps n entries at most a quarter full."""
+    return max(1 << 12, 1 << (4 * n).bit_length())
+
+
+def _addresses(hi: U64, lo: U64) -> npt.NDArray[Any]:
+    pairs, where = np.unique(np.stack([hi, lo], axis=1), axis=0, return_inverse=True)
+    texts = np.array([_text(int(h), int(lo_)) for h, lo_ in pairs], dtype=object)
+    return texts[where.reshape(-1)]
