@@ -16,8 +16,9 @@ $(BIN)/spoofwatch: pyproject.toml
 	@touch $@
 
 # The real components the tests use: tshark (the decoding oracle), Prometheus and promtool,
-# tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters), openssl (TLS).
-SYSDEPS := tshark prometheus tcpreplay softflowd iproute2 iputils-ping libpcap0.8 openssl
+# tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters),
+# openssl (TLS), chromium (opens the HTML report headless, as a person would).
+SYSDEPS := tshark prometheus tcpreplay softflowd iproute2 iputils-ping libpcap0.8 openssl chromium
 .sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

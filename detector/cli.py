@@ -23,6 +23,9 @@ examples:
       one line per decapsulated inner frame, for debugging
   spoofwatch replay capture.pcap --alerts alerts.jsonl && spoofwatch explain alerts.jsonl
       every layer of the packet behind each alert, dissected by Wireshark
+  spoofwatch replay incident.pcap --alerts a.jsonl --timeline t.parquet
+  spoofwatch report --alerts a.jsonl --timeline t.parquet --out report/
+      a forensic report: incidents, per-port plots, tables (report/report.html, CSVs)
   spoofwatch check-config pipelines/replay.toml
   spoofwatch run --config pipelines/live-geneve.toml
       continuous monitoring of a mirror interface, metrics on 127.0.0.1:9750

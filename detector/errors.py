@@ -5,7 +5,8 @@
     ├── CaptureError       a capture that cannot be read (not a capture, corrupt, missing)
     ├── DecodeError        one malformed packet; carries (layer, reason); never stops the loop
     ├── SinkError          an alert destination that cannot be written
-    └── NsxError           the NSX manager cannot be read (unreachable, refused, bad answer)
+    ├── NsxError           the NSX manager cannot be read (unreachable, refused, bad answer)
+    └── ReportError        a report's input (alerts, timeline, snapshot) cannot be read
 
 Foreign exceptions become these at the boundary, with a message an operator can act on.
 """
@@ -31,6 +32,10 @@ class SinkError(SpoofwatchError):
 
 class NsxError(SpoofwatchError):
     """The NSX-T manager could not be read; the message names the URL and the HTTP status."""
+
+
+class ReportError(SpoofwatchError):
+    """An input of `spoofwatch report` cannot be read; the message names the file and line."""
 
 
 class DecodeError(SpoofwatchError):

@@ -417,6 +417,41 @@ def plain_ip_change() -> Capture:
     return c
 
 
+class TimedCapture(Capture):
+    """A capture whose packets carry the time the story gives them (`at`, seconds from T0)."""
+
+    at = 0.0
+
+    def add(self, pkt: Packet) -> None:
+        pkt.time = T0 + round(self.at, 3)
+        self.packets.append(pkt)
+
+
+def geneve_incident() -> TimedCapture:
+    """90 s of a segment for the forensic report: at 40 s vm1 moves to 10.1.1.11 (the seed
+    story); at 70 s vm3 takes vm2's 10.1.1.20 by ARP and sends from it. Ten packets/s of pings."""
+    c = TimedCapture("geneve-incident")
+    vm1, vm3 = "10.1.1.10", "10.1.1.30"
+    c.geneve(5001, arp(VM1, vm1, "10.1.1.20"), 1, 2)
+    c.geneve(5001, arp(VM2, "10.1.1.20", vm1, op=2, dst=VM1), 2, 1)
+    c.geneve(5001, arp(VM3, vm3, vm1), 3, 1)
+    for tick in range(1, 900):
+        c.at = tick / 10
+        seq = tick & 0xFFFF
+        if tick == 400:
+            vm1 = "10.1.1.11"
+            c.geneve(5001, garp(VM1, vm1), 1, 2)
+        if tick == 700:
+            c.geneve(5001, arp(VM3, "10.1.1.20", "10.1.1.10", op=2, dst=VM1), 3, 1)
+        c.geneve(5001, ping(VM1, VM2, vm1, "10.1.1.20", seq), 1, 2)
+        c.geneve(5001, ping(VM2, VM1, "10.1.1.20", vm1, seq, reply=True), 2, 1)
+        if tick % 5 == 0:
+            c.geneve(5001, ping(VM3, VM1, vm3, vm1, seq), 3, 1)
+        if tick >= 700 and tick % 2 == 0:
+            c.geneve(5001, ping(VM3, VM1, "10.1.1.20", "10.1.1.10", seq), 3, 1)
+    return c
+
+
 SCENARIOS = [
     geneve_ip_change,
     geneve_impersonation,
@@ -434,6 +469,7 @@ SCENARIOS = [
     erspan_ip_change,
     geneve_rogue_dhcp,
     plain_ip_change,
+    geneve_incident,
 ]
 
 

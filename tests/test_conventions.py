@@ -89,3 +89,13 @@ def test_plugin_name_is_module_name_is_class_name() -> None:
         assert getattr(importlib.import_module(module), cls).name == name
     shipped = {p.stem for p in (PACKAGE / "detectors").glob("*.py")} - {"__init__", "engine"}
     assert shipped == set(PLUGINS)
+
+
+def test_the_report_reads_files_and_knows_no_detection_stage() -> None:
+    """report/ may use the model types, the file formats and the NSX snapshot reader only."""
+    allowed = ("detector.report", "detector.model", "detector.tables", "detector.errors")
+    nsx_readers = {"detector.nsx", "detector.nsx.snapshot", "detector.nsx.realized"}
+    for path in (PACKAGE / "report").glob("*.py"):
+        for imported in imports(path):
+            if imported.startswith("detector"):
+                assert imported.startswith(allowed) or imported in nsx_readers, (path, imported)

@@ -11,7 +11,17 @@ import argparse
 import importlib
 from typing import Protocol
 
-COMMANDS = ("replay", "decode", "flows", "explain", "run", "check_config", "bindings", "nsx")
+COMMANDS = (
+    "replay",
+    "report",
+    "decode",
+    "flows",
+    "explain",
+    "run",
+    "check_config",
+    "bindings",
+    "nsx",
+)
 
 
 class Command(Protocol):

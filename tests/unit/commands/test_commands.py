@@ -24,6 +24,7 @@ def test_each_command_runs_its_own_module(name: str) -> None:
     module = importlib.import_module(f"detector.commands.{name}")
     argv = {
         "replay": ["replay", "x.pcap"],
+        "report": ["report", "--alerts", "a.jsonl", "--out", "r"],
         "decode": ["decode", "x.pcap"],
         "flows": ["flows", "x.pcap"],
         "explain": ["explain", "alerts.jsonl"],

@@ -1,0 +1,63 @@
+"""`spoofwatch report`: alerts, a timeline and an NSX snapshot made into HTML and CSV with pandas.
+
+The package reads files only; from the detection stages it knows nothing but the file formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from detector.errors import ReportError
+from detector.report import html, incidents, plots
+from detector.report.load import Inputs
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a report wrote, for the command's summary."""
+
+    directory: Path
+    incidents: int
+    plots: int
+    alerts: int
+
+
+def build(inp: Inputs, out: str, alerts_path: str, top: int = 12) -> Written:
+    """Write report.html, alerts.csv, alerts.parquet and ports.csv into `out`."""
+    directory = Path(out)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the report directory {out}: {exc.strerror}") from exc
+    head = incidents.headline(inp)
+    table = incidents.incidents(inp)
+    figures = plots.incident_plots(table, inp.timeline, inp.meta, top)
+    bindings = incidents.bindings(inp.meta)
+    errors = incidents.decode_errors(inp.meta)
+    sections = {
+        "alert_count": len(inp.alerts),
+        "more_ports": max(0, len(table) - 200),
+        "has_timeline": bool(inp.meta),
+        "bindings": bindings,
+        "bindings_note": "not known: give the timeline of the replay (--timeline)"
+        if not inp.meta
+        else "the table was empty",
+        "nsx": inp.nsx if inp.nsx_source else None,
+        "nsx_source": inp.nsx_source,
+        "errors": errors,
+        "errors_note": "not known: give the timeline of the replay (--timeline)"
+        if not inp.meta
+        else "none: every packet decoded",
+        "alerts": inp.alerts,
+        "alerts_path": alerts_path,
+    }
+    page = html.document(head, table.head(200), figures, sections)
+    try:
+        (directory / "report.html").write_text(page, encoding="utf-8")
+        inp.alerts.drop(columns=["line"]).to_csv(directory / "alerts.csv", index=False)
+        inp.alerts.drop(columns=["line"]).to_parquet(directory / "alerts.parquet", index=False)
+        table.to_csv(directory / "ports.csv", index=False)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out}: {exc.strerror}") from exc
+    return Written(directory, len(table), len(figures), len(inp.alerts))
