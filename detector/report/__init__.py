@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from detector.errors import ReportError
 from detector.report import html, incidents, plots
-from detector.report.load import Inputs
+from detector.report.load import Inputs, times
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,27 @@ def build(inp: Inputs, out: str, alerts_path: str, top: int = 12) -> Written:
     page = html.document(head, table.head(200), figures, sections)
     try:
         (directory / "report.html").write_text(page, encoding="utf-8")
-        inp.alerts.drop(columns=["line"]).to_csv(directory / "alerts.csv", index=False)
-        inp.alerts.drop(columns=["line"]).to_parquet(directory / "alerts.parquet", index=False)
-        table.to_csv(directory / "ports.csv", index=False)
+        _tables(inp.alerts.drop(columns=["line"]), table, directory)
     except OSError as exc:
         raise ReportError(f"cannot write the report into {out}: {exc.strerror}") from exc
     return Written(directory, len(table), len(figures), len(inp.alerts))
+
+
+def _tables(alerts: pd.DataFrame, ports: pd.DataFrame, directory: Path) -> None:
+    """alerts.csv (times as the alerts wrote them), alerts.parquet (typed) and ports.csv, by
+    Arrow's writers: a million rows in a second or two."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    quote = pcsv.WriteOptions(quoting_style="needed")
+    pcsv.write_csv(
+        pa.Table.from_pandas(alerts, preserve_index=False), directory / "alerts.csv", quote
+    )
+    typed = alerts.assign(
+        first_seen=times(alerts["first_seen"]), **{"evidence.time": times(alerts["evidence.time"])}
+    )
+    pq.write_table(pa.Table.from_pandas(typed, preserve_index=False), directory / "alerts.parquet")
+    pcsv.write_csv(
+        pa.Table.from_pandas(ports, preserve_index=False), directory / "ports.csv", quote
+    )

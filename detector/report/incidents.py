@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from detector.report.load import Inputs
+from detector.report.load import Inputs, times
 
 # Kinds that are not a port's misbehaviour: the table filling up has no port.
 NOT_AN_INCIDENT = {"table-full"}
@@ -39,17 +39,17 @@ def headline(inp: Inputs) -> Headline:
     captures = [str(c.get("name")) for c in meta.get("captures", [])]
     if not captures:
         captures = sorted({str(f) for f in al["evidence.file"].dropna()})
-    times = [t for t in (tl["time"].min(), tl["time"].max()) if len(tl)]
-    if not times and len(al):
-        times = [al["first_seen"].min(), al["evidence.time"].max()]
+    span = [t for t in (tl["time"].min(), tl["time"].max()) if len(tl)]
+    if not span and len(al):
+        span = [times(al["first_seen"]).min(), times(al["evidence.time"]).max()]
     packets = meta.get("packets")
     if packets is None and len(tl):
         packets = int(tl["packets"].sum())
     by_kind = pd.crosstab(al["kind"], al["severity"]) if len(al) else pd.DataFrame()
     return Headline(
         captures,
-        times[0] if times else None,
-        times[-1] if times else None,
+        span[0] if span else None,
+        span[-1] if span else None,
         packets,
         by_kind,
     )
@@ -61,25 +61,31 @@ def incidents(inp: Inputs) -> pd.DataFrame:
     al = inp.alerts[(inp.alerts["severity"] != "info") & ~inp.alerts["kind"].isin(NOT_AN_INCIDENT)]
     if not len(al):
         return pd.DataFrame(columns=INCIDENT_COLUMNS)
-    imp = al["impersonates.mac"].fillna("") + " (" + al["impersonates.address"].fillna("") + ")"
-    al = al.assign(imp=imp.where(al["impersonates.mac"].notna(), None))
-    g = al.groupby(["segment", "mac"], sort=False)
-    out = pd.DataFrame(
-        {
-            "kinds": g["kind"].agg(_joined),
-            "bound": g["bound"].agg(lambda s: next((b for b in reversed(s.tolist()) if b), "")),
-            "offending": g["src_ip"].agg(_joined),
-            "impersonates": g["imp"].agg(_joined),
-            "first_seen": g["first_seen"].min(),
-            "last_seen": g["evidence.time"].max(),
-            "packets": g["count"].sum(),
-            "alerts": g.size(),
-        }
+    imp = al["impersonates.mac"] + " (" + al["impersonates.address"].fillna("") + ")"
+    al = al.assign(imp=imp, first=times(al["first_seen"]), last=times(al["evidence.time"]))
+    key = ["segment", "mac"]
+    out = al.groupby(key, sort=False).agg(
+        first_seen=("first", "min"),
+        last_seen=("last", "max"),
+        packets=("count", "sum"),
+        alerts=("kind", "size"),
+    )
+    bound = al[al["bound"] != ""].groupby(key, sort=False)["bound"].last()
+    out = out.join(
+        [
+            _joined(al, "kind", "kinds"),
+            bound,
+            _joined(al, "src_ip", "offending"),
+            _joined(al, "imp", "impersonates"),
+        ]
     ).reset_index()
+    out[["kinds", "bound", "offending", "impersonates"]] = out[
+        ["kinds", "bound", "offending", "impersonates"]
+    ].fillna("")
     tl = inp.timeline
     if len(tl):
         bad = tl[tl["unbound_packets"] > 0]
-        per_port = bad.groupby(["segment", "mac"])
+        per_port = bad.groupby(["segment", "mac"], observed=True)
         seen = pd.DataFrame(
             {
                 "timeline_packets": per_port["unbound_packets"].sum(),
@@ -97,9 +103,15 @@ def incidents(inp: Inputs) -> pd.DataFrame:
     return out.sort_values(["packets", "alerts"], ascending=False, kind="stable")[INCIDENT_COLUMNS]
 
 
-def _joined(values: pd.Series) -> str:
-    seen = dict.fromkeys(str(v) for v in values if v is not None and v == v and v != "")
-    return ", ".join(seen)
+def _joined(al: pd.DataFrame, column: str, name: str) -> pd.Series:
+    """Per port, the distinct values of a column in the order they first appeared."""
+    rows = al[["segment", "mac", column]].dropna()
+    rows = rows[rows[column] != ""].drop_duplicates()
+    key = ["segment", "mac"]
+    several = rows.groupby(key, sort=False)[column].transform("size") > 1
+    single = rows[~several].set_index(key)[column]  # most ports: one value, nothing to join
+    joined = rows[several].groupby(key, sort=False)[column].agg(", ".join)
+    return pd.concat([single, joined]).rename(name)
 
 
 def bindings(meta: dict[str, Any]) -> pd.DataFrame:
