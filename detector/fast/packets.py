@@ -150,6 +150,8 @@ class BatchPath:
             self.masks,
         )
         flowcols.warm()
+        if self.timeline is not None:
+            Timeline.warm()
         scratch = _Settled(16)
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))

@@ -50,6 +50,7 @@ def _split(address: str | None) -> tuple[int, int]:
     return hi, lo
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _text(hi: int, lo: int) -> str | None:
     if hi == 0xFFFF_FFFF_FFFF_FFFF:
         return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
@@ -83,10 +84,20 @@ class Timeline:
 
     def _tables(self, groups: int, pairs: int) -> None:
         self.groups = np.zeros((groups, tk.GROUP_COLUMNS), np.uint64)
-        self.pairs = np.zeros((pairs, tk.PAIR_COLUMNS), np.uint64)
+        self.pairs = np.zeros((pairs, tk.PAIR_COLUMNS), np.uint64)  # IPv6 destinations
+        self.pairs4 = np.zeros(pairs, np.uint64)  # IPv4 destinations, one word each
 
-    def buckets(self, ts_ns: npt.NDArray[np.int64]) -> U64:
-        return (np.maximum(ts_ns, 0) // self.bucket_ns).astype(np.uint64)
+    @staticmethod
+    def warm() -> None:
+        """Load the aggregation kernels now, on a scratch timeline."""
+        scratch = Timeline(lambda rows: None)
+        one = np.ones(1, np.bool_)
+        zero = np.zeros(1, np.int64)
+        scratch.add_columns(
+            np.zeros((9, 1), np.uint64), np.zeros((2, 1), np.uint64), one, zero, zero
+        )
+        scratch.add(np.zeros((7, 1), np.uint64), np.zeros((2, 1), np.uint64), zero, zero)
+        scratch.close()
 
     def segment_id(self, encap: str | None, segment: str) -> int:
         kind, _, vni = segment.partition(":")
@@ -121,16 +132,18 @@ class Timeline:
 
     def add(self, keys: U64, dst: U64, nbytes: npt.NDArray[np.int64], unbound: Any) -> None:
         """Rows as columns: keys (7, n) as tlkernels orders them, destinations (2, n)."""
-        n = keys.shape[1]
+        n, start = keys.shape[1], 0
         if not n:
             return
-        self._room(n)
-        groups, pairs = tk.aggregate(keys, dst, nbytes, unbound, self.groups, self.pairs)
-        self.open_groups += int(groups)
-        self.open_pairs += int(pairs)
-        newest = int(keys[6].max())
         self.late += int((keys[6] < self.written_below).sum())
-        self.newest = max(self.newest, newest)
+        self.newest = max(self.newest, int(keys[6].max()))
+        while start < n:
+            room = self._room()
+            groups, pairs, start = tk.aggregate(
+                keys, dst, nbytes, unbound, self.groups, self.pairs, self.pairs4, start, *room
+            )
+            self.open_groups += int(groups)
+            self.open_pairs += int(pairs)
 
     def add_columns(
         self,
@@ -141,22 +154,27 @@ class Timeline:
         nbytes: npt.NDArray[np.int64],
     ) -> None:
         """The batch path's settled rows (`take`), straight from its (9, n) columns."""
-        self._room(len(take))
-        groups, pairs, late, newest = tk.aggregate_columns(
-            cols,
-            dst,
-            take,
-            ts_ns,
-            self.bucket_ns,
-            self.written_below,
-            nbytes,
-            self.groups,
-            self.pairs,
-        )
-        self.open_groups += int(groups)
-        self.open_pairs += int(pairs)
-        self.late += int(late)
-        self.newest = max(self.newest, int(newest))
+        n, start = len(take), 0
+        while start < n:
+            room = self._room()
+            groups, pairs, late, newest, start = tk.aggregate_columns(
+                cols,
+                dst,
+                take,
+                ts_ns,
+                self.bucket_ns,
+                self.written_below,
+                nbytes,
+                self.groups,
+                self.pairs,
+                self.pairs4,
+                start,
+                *room,
+            )
+            self.open_groups += int(groups)
+            self.open_pairs += int(pairs)
+            self.late += int(late)
+            self.newest = max(self.newest, int(newest))
 
     def end_batch(self) -> None:
         """Aggregate the exact path's frames, then write out the buckets that are closed."""
@@ -180,19 +198,22 @@ class Timeline:
         self.end_batch()
         self._write(self.newest + 1)
 
-    def _room(self, n: int) -> None:
+    def _room(self) -> tuple[int, int]:
+        """How many new groups and pairs the tables take before they are half full; a full
+        one doubles first. Sized by what is open, not by the batch: small tables stay in cache."""
         groups, pairs = len(self.groups), len(self.pairs)
-        while 2 * (self.open_groups + n) > groups:
+        if 2 * self.open_groups >= groups - 2:
             groups *= 2
-        while 2 * (self.open_pairs + n) > pairs:
+        if 2 * self.open_pairs >= pairs - 2:
             pairs *= 2
         if (groups, pairs) != (len(self.groups), len(self.pairs)):
             self._rebuild(np.ones(len(self.groups), np.bool_), groups, pairs)
+        return groups // 2 - self.open_groups, pairs // 2 - self.open_pairs
 
     def _rebuild(self, keep: npt.NDArray[np.bool_], groups: int, pairs: int) -> None:
-        old_groups, old_pairs = self.groups, self.pairs
+        old = (self.groups, self.pairs, self.pairs4)
         self._tables(groups, pairs)
-        kept = tk.rebuild(old_groups, old_pairs, keep, self.groups, self.pairs)
+        kept = tk.rebuild(*old, keep, self.groups, self.pairs, self.pairs4)
         self.open_groups, self.open_pairs = int(kept[0]), int(kept[1])
 
     def _write(self, below: int) -> None:
@@ -205,8 +226,8 @@ class Timeline:
         if not done.any():
             return
         rows = self.groups[done]
-        left = self.open_groups - len(rows)  # the tables shrink to what stays open
-        self._rebuild(~done, _capacity(left), _capacity(self.open_pairs))
+        left = self.open_groups - len(rows)
+        self._rebuild(~done, _keep(len(self.groups), left), _keep(len(self.pairs), self.open_pairs))
         keys = rows[:, tk.KEY : tk.KEY + tk.GROUP_WIDTH]
         order = np.lexsort(tuple(keys[:, c] for c in (5, 4, 3, 2, 1, 0, 6)))
         self.rows_out += len(order)
@@ -215,12 +236,11 @@ class Timeline:
     def _columns(self, keys: U64, vals: npt.NDArray[np.int64]) -> Rows:
         seg_ids, seg_of = np.unique(keys[:, 0], return_inverse=True)
         segments = [self._segment(int(s)) for s in seg_ids]
-        macs, mac_of = np.unique(keys[:, 1], return_inverse=True)
         return {
             "time": (keys[:, 6].astype(np.int64) * self.bucket_ns).astype("datetime64[ns]"),
             "segment": np.array([s for s, _ in segments], dtype=object)[seg_of],
             "encap": np.array([e for _, e in segments], dtype=object)[seg_of],
-            "mac": np.array([int(m).to_bytes(6, "big").hex(":") for m in macs], object)[mac_of],
+            "mac": np.array([_mac(m) for m in keys[:, 1].tolist()], dtype=object),
             "src_ip": _addresses(keys[:, 2], keys[:, 3]),
             "tunnel_endpoint": _addresses(keys[:, 4], keys[:, 5]),
             "packets": vals[:, tk.PACKETS],
@@ -243,7 +263,16 @@ def _capacity(n: int) -> int:
     return max(1 << 12, 1 << (4 * n).bit_length())
 
 
+def _keep(capacity: int, n: int) -> int:
+    """The capacity after a write: the same (the next bucket will need as much), unless a
+    flood left it far larger than what stays open."""
+    return capacity if capacity <= 16 * _capacity(n) else _capacity(n)
+
+
 def _addresses(hi: U64, lo: U64) -> npt.NDArray[Any]:
-    pairs, where = np.unique(np.stack([hi, lo], axis=1), axis=0, return_inverse=True)
-    texts = np.array([_text(int(h), int(lo_)) for h, lo_ in pairs], dtype=object)
-    return texts[where.reshape(-1)]
+    return np.array([_text(h, x) for h, x in zip(hi.tolist(), lo.tolist(), strict=True)], object)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _mac(value: int) -> str:
+    return value.to_bytes(6, "big").hex(":")

@@ -4,8 +4,9 @@ A group is one timeline row: (segment id, MAC, source high, source low, endpoint
 low, bucket). Its values are packets, bytes, unbound packets and distinct destinations; the
 destinations already counted are a second open-addressing set of (group slot, destination).
 Both tables are row-major uint64 arrays (one probe touches one row, not one array per field);
-column 0 holds the hash, or the slot, plus one, so 0 marks a free row. Every probe compares the
-full key, so a hash collision never merges two rows.
+column 0 holds the hash, or the slot, plus one, so 0 marks a free row. An IPv4 destination's
+pair is one word, (slot + 1) << 32 | address, in a table of its own: a quarter of the memory,
+so it stays in cache. Every probe compares the full key, so a collision never merges two rows.
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ import numba
 import numpy as np
 
 GROUP_WIDTH = 7
-KEY, PACKETS, BYTES, UNBOUND, DESTINATIONS = 1, 8, 9, 10, 11  # columns of a group row
-GROUP_COLUMNS, PAIR_COLUMNS = 12, 3
+KEY, PACKETS, BYTES, UNBOUND, DESTINATIONS, LAST = 1, 8, 9, 10, 11, 12  # group row columns
+GROUP_COLUMNS, PAIR_COLUMNS = 13, 3  # LAST: the IPv4 pair word this group counted last
 NO_CHECK = 4  # columns.NO_CHECK: a frame with no source to check
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+# odd constants for the independent products of a key hash (no chain of dependent multiplies)
+_M = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xC2B2AE3D27D4EB4F),
+    np.uint64(0x165667B19E3779F9),
+    np.uint64(0xD6E8FEB86659FD93),
+    np.uint64(0xFF51AFD7ED558CCD),
+    np.uint64(0xC4CEB9FE1A85EC53),
+    np.uint64(0x94D049BB133111EB),
+)
 _F1, _F2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
 _ONE = np.uint64(1)
+V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -35,44 +47,78 @@ def finish(h: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add(groups: Any, pairs: Any, row: Any, dhi: Any, dlo: Any, nbytes: Any, unbound: Any) -> Any:
-    """Add one row (its group key in `row`); return (new group, new pair) as 0/1 each."""
-    h = np.uint64(0)
-    for c in range(GROUP_WIDTH):
-        h = (h * _MIX) ^ row[c]
-    h = finish(h) | _ONE  # never 0: 0 marks a free row
+def _add(
+    groups: Any,
+    pairs: Any,
+    pairs4: Any,
+    k0: Any,
+    k1: Any,
+    k2: Any,
+    k3: Any,
+    k4: Any,
+    k5: Any,
+    k6: Any,
+    dhi: Any,
+    dlo: Any,
+    nbytes: Any,
+    unbound: Any,
+) -> Any:
+    """Add one row, its group key in scalars (registers, not an array); return (new group, new
+    pair) as 0/1 each."""
+    h = (k0 * _M[0] + k1 * _M[1]) ^ (k2 * _M[2] + k3 * _M[3]) ^ (k4 * _M[4] + k5 * _M[5])
+    h = finish(h ^ (k6 * _M[6])) | _ONE  # never 0: 0 marks a free row
     mask = np.uint64(len(groups) - 1)
     i = h & mask
     new_group = 0
     while True:
-        if groups[i, 0] == 0:
+        tag = groups[i, 0]
+        if tag == 0:
             groups[i, 0] = h
-            groups[i, KEY : KEY + GROUP_WIDTH] = row
+            groups[i, KEY], groups[i, KEY + 1], groups[i, KEY + 2] = k0, k1, k2
+            groups[i, KEY + 3], groups[i, KEY + 4], groups[i, KEY + 5] = k3, k4, k5
+            groups[i, KEY + 6] = k6
             new_group = 1
             break
-        if groups[i, 0] == h:
-            same = True
-            for c in range(GROUP_WIDTH):
-                if groups[i, KEY + c] != row[c]:
-                    same = False
-                    break
-            if same:
-                break
+        if (
+            tag == h
+            and groups[i, KEY] == k0
+            and groups[i, KEY + 1] == k1
+            and groups[i, KEY + 2] == k2
+            and groups[i, KEY + 3] == k3
+            and groups[i, KEY + 4] == k4
+            and groups[i, KEY + 5] == k5
+            and groups[i, KEY + 6] == k6
+        ):
+            break
         i = (i + _ONE) & mask
     groups[i, PACKETS] += _ONE
     groups[i, BYTES] += np.uint64(nbytes)
-    groups[i, UNBOUND] += np.uint64(unbound)
-    if (dhi | dlo) == 0:
-        return new_group, 0
-    if _add_pair(pairs, i + _ONE, dhi, dlo):
+    if unbound:
+        groups[i, UNBOUND] += np.uint64(unbound)
+    if dhi == V4_MARK:
+        word = ((i + _ONE) << np.uint64(32)) | dlo
+        if groups[i, LAST] == word:
+            return new_group, 0  # the destination this group counted last: no probe
+        groups[i, LAST] = word
+    if (dhi | dlo) != 0 and _add_pair(pairs, pairs4, i + _ONE, dhi, dlo):
         groups[i, DESTINATIONS] += _ONE
         return new_group, 1
     return new_group, 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add_pair(pairs: Any, tag: Any, hi: Any, lo: Any) -> Any:
+def _add_pair(pairs: Any, pairs4: Any, tag: Any, hi: Any, lo: Any) -> Any:
     """Insert (group slot + 1, destination); True when it was not there."""
+    if hi == V4_MARK:
+        word = (tag << np.uint64(32)) | lo
+        mask4 = np.uint64(len(pairs4) - 1)
+        k = finish(word) & mask4
+        while pairs4[k] != 0:
+            if pairs4[k] == word:
+                return False
+            k = (k + _ONE) & mask4
+        pairs4[k] = word
+        return True
     mask = np.uint64(len(pairs) - 1)
     j = finish(((tag * _MIX) ^ hi) * _MIX ^ lo) & mask
     while pairs[j, 0] != 0:
@@ -86,18 +132,33 @@ def _add_pair(pairs: Any, tag: Any, hi: Any, lo: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True)
-def aggregate(keys: Any, dst: Any, nbytes: Any, unbound: Any, groups: Any, pairs: Any) -> Any:
-    """Add rows (keys (7, n), destinations (2, n)) to their groups; return (new groups, new
-    pairs). The caller keeps both tables at most half full for the rows it passes."""
-    added = np.zeros(2, np.int64)
-    row = np.empty(GROUP_WIDTH, np.uint64)
-    for r in range(keys.shape[1]):
-        for c in range(GROUP_WIDTH):
-            row[c] = keys[c, r]
-        g, p = _add(groups, pairs, row, dst[0, r], dst[1, r], nbytes[r], unbound[r])
-        added[0] += g
-        added[1] += p
-    return added[0], added[1]
+def aggregate(
+    keys: Any,
+    dst: Any,
+    nbytes: Any,
+    unbound: Any,
+    groups: Any,
+    pairs: Any,
+    pairs4: Any,
+    start: Any,
+    room_groups: Any,
+    room_pairs: Any,
+) -> Any:
+    """Add rows (keys (7, n), destinations (2, n)) from `start` to their groups; return (new
+    groups, new pairs, the row it stopped at). It stops before a row that could overfill a
+    table (more than `room_*` new entries), so the caller grows it and calls again."""
+    n_groups, n_pairs = 0, 0
+    for r in range(start, keys.shape[1]):
+        if n_groups >= room_groups or n_pairs >= room_pairs:
+            return n_groups, n_pairs, r
+        k = keys[:, r]
+        g, p = _add(
+            groups, pairs, pairs4, k[0], k[1], k[2], k[3], k[4], k[5], k[6],
+            dst[0, r], dst[1, r], nbytes[r], unbound[r],
+        )  # fmt: skip
+        n_groups += g
+        n_pairs += p
+    return n_groups, n_pairs, keys.shape[1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -111,35 +172,53 @@ def aggregate_columns(
     nbytes: Any,
     groups: Any,
     pairs: Any,
+    pairs4: Any,
+    start: Any,
+    room_groups: Any,
+    room_pairs: Any,
 ) -> Any:
-    """Add the `take` rows of the batch path's (9, n) columns (settled: bound); return (new
-    groups, new pairs, rows for buckets already written, newest bucket)."""
-    added = np.zeros(3, np.int64)
-    row = np.empty(GROUP_WIDTH, np.uint64)
+    """Add the `take` rows of the batch path's (9, n) columns (settled: bound) from `start`;
+    return (new groups, new pairs, rows for buckets already written, newest bucket, the row it
+    stopped at), stopping as `aggregate` does."""
+    n_groups, n_pairs, late = 0, 0, 0
     newest = np.int64(-1)
-    for r in range(cols.shape[1]):
+    lo, hi, bucket = np.int64(1), np.int64(0), np.int64(0)  # the bucket of [lo, hi)
+    zero = np.uint64(0)
+    for r in range(start, cols.shape[1]):
+        if n_groups >= room_groups or n_pairs >= room_pairs:
+            return n_groups, n_pairs, late, newest, r
         if not take[r]:
             continue
-        checked = cols[3, r] != NO_CHECK
-        row[0] = (cols[0, r] << np.uint64(24)) | cols[1, r]
-        row[1] = cols[2, r]
-        row[2] = cols[4, r] if checked else np.uint64(0)
-        row[3] = cols[5, r] if checked else np.uint64(0)
-        row[4] = cols[6, r]
-        row[5] = cols[7, r]
-        bucket = max(ts_ns[r], 0) // bucket_ns
-        row[6] = np.uint64(bucket)
+        ts = max(ts_ns[r], 0)
+        if ts < lo or ts >= hi:  # a division only when the clock leaves the last bucket
+            bucket = ts // bucket_ns
+            lo, hi = bucket * bucket_ns, (bucket + 1) * bucket_ns
         newest = max(newest, bucket)
         if bucket < written_below:
-            added[2] += 1
-        g, p = _add(groups, pairs, row, dst[0, r], dst[1, r], nbytes[r], 0)
-        added[0] += g
-        added[1] += p
-    return added[0], added[1], added[2], newest
+            late += 1
+        checked = cols[3, r] != NO_CHECK
+        g, p = _add(
+            groups, pairs, pairs4,
+            (cols[0, r] << np.uint64(24)) | cols[1, r], cols[2, r],
+            cols[4, r] if checked else zero, cols[5, r] if checked else zero,
+            cols[6, r], cols[7, r], np.uint64(bucket),
+            dst[0, r], dst[1, r], nbytes[r], 0,
+        )  # fmt: skip
+        n_groups += g
+        n_pairs += p
+    return n_groups, n_pairs, late, newest, cols.shape[1]
 
 
 @numba.njit(cache=True, nogil=True)
-def rebuild(groups: Any, pairs: Any, keep: Any, new_groups: Any, new_pairs: Any) -> Any:
+def rebuild(
+    groups: Any,
+    pairs: Any,
+    pairs4: Any,
+    keep: Any,
+    new_groups: Any,
+    new_pairs: Any,
+    new_pairs4: Any,
+) -> Any:
     """Copy the groups marked in `keep` (and their destinations) into new tables; return how
     many groups and pairs were copied."""
     moved = np.zeros(len(groups), dtype=np.uint64)  # old slot → new slot + 1 (0: not kept)
@@ -158,6 +237,12 @@ def rebuild(groups: Any, pairs: Any, keep: Any, new_groups: Any, new_pairs: Any)
     for k in range(len(pairs)):
         tag = pairs[k, 0]
         if tag != 0 and moved[tag - _ONE] != 0:
-            _add_pair(new_pairs, moved[tag - _ONE], pairs[k, 1], pairs[k, 2])
+            _add_pair(new_pairs, new_pairs4, moved[tag - _ONE], pairs[k, 1], pairs[k, 2])
+            n_pairs += 1
+    low = np.uint64(0xFFFF_FFFF)
+    for k in range(len(pairs4)):
+        tag = pairs4[k] >> np.uint64(32)
+        if tag != 0 and moved[tag - _ONE] != 0:
+            _add_pair(new_pairs, new_pairs4, moved[tag - _ONE], V4_MARK, pairs4[k] & low)
             n_pairs += 1
     return n_groups, n_pairs
