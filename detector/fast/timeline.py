@@ -11,6 +11,7 @@ written out early (counted as `splits`), so memory stays bounded whatever the tr
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import struct
 from collections.abc import Callable
@@ -80,6 +81,7 @@ class Timeline:
         self.newest = -1  # the newest bucket seen
         self.written_below = 0  # buckets below this have been written out
         self.rows_out = self.late = self.splits = 0
+        self.seed = np.frombuffer(os.urandom(64), dtype=np.uint64) | np.uint64(1)
         self._tables(1 << 12, 1 << 12)
 
     def _tables(self, groups: int, pairs: int) -> None:
@@ -140,7 +142,16 @@ class Timeline:
         while start < n:
             room = self._room()
             groups, pairs, start = tk.aggregate(
-                keys, dst, nbytes, unbound, self.groups, self.pairs, self.pairs4, start, *room
+                keys,
+                dst,
+                nbytes,
+                unbound,
+                self.groups,
+                self.pairs,
+                self.pairs4,
+                self.seed,
+                start,
+                *room,
             )
             self.open_groups += int(groups)
             self.open_pairs += int(pairs)
@@ -168,6 +179,7 @@ class Timeline:
                 self.groups,
                 self.pairs,
                 self.pairs4,
+                self.seed,
                 start,
                 *room,
             )
@@ -213,7 +225,7 @@ class Timeline:
     def _rebuild(self, keep: npt.NDArray[np.bool_], groups: int, pairs: int) -> None:
         old = (self.groups, self.pairs, self.pairs4)
         self._tables(groups, pairs)
-        kept = tk.rebuild(*old, keep, self.groups, self.pairs, self.pairs4)
+        kept = tk.rebuild(*old, keep, self.groups, self.pairs, self.pairs4, self.seed)
         self.open_groups, self.open_pairs = int(kept[0]), int(kept[1])
 
     def _write(self, below: int) -> None:

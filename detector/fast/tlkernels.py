@@ -5,8 +5,9 @@ low, bucket). Its values are packets, bytes, unbound packets and distinct destin
 destinations already counted are a second open-addressing set of (group slot, destination).
 Both tables are row-major uint64 arrays (one probe touches one row, not one array per field);
 column 0 holds the hash, or the slot, plus one, so 0 marks a free row. An IPv4 destination's
-pair is one word, (slot + 1) << 32 | address, in a table of its own: a quarter of the memory,
-so it stays in cache. Every probe compares the full key, so a collision never merges two rows.
+pair is one word, (slot + 1) << 32 | address, in a table of its own. The hashes take eight
+random odd multipliers (`seed`), drawn per timeline: a sender cannot pick keys that collide.
+Every probe compares the full key, so a collision never merges two rows.
 """
 
 from __future__ import annotations
@@ -20,17 +21,6 @@ GROUP_WIDTH = 7
 KEY, PACKETS, BYTES, UNBOUND, DESTINATIONS, LAST = 1, 8, 9, 10, 11, 12  # group row columns
 GROUP_COLUMNS, PAIR_COLUMNS = 13, 3  # LAST: the IPv4 pair word this group counted last
 NO_CHECK = 4  # columns.NO_CHECK: a frame with no source to check
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-# odd constants for the independent products of a key hash (no chain of dependent multiplies)
-_M = (
-    np.uint64(0x9E3779B97F4A7C15),
-    np.uint64(0xC2B2AE3D27D4EB4F),
-    np.uint64(0x165667B19E3779F9),
-    np.uint64(0xD6E8FEB86659FD93),
-    np.uint64(0xFF51AFD7ED558CCD),
-    np.uint64(0xC4CEB9FE1A85EC53),
-    np.uint64(0x94D049BB133111EB),
-)
 _F1, _F2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
 _ONE = np.uint64(1)
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -51,6 +41,7 @@ def _add(
     groups: Any,
     pairs: Any,
     pairs4: Any,
+    seed: Any,
     k0: Any,
     k1: Any,
     k2: Any,
@@ -65,8 +56,12 @@ def _add(
 ) -> Any:
     """Add one row, its group key in scalars (registers, not an array); return (new group, new
     pair) as 0/1 each."""
-    h = (k0 * _M[0] + k1 * _M[1]) ^ (k2 * _M[2] + k3 * _M[3]) ^ (k4 * _M[4] + k5 * _M[5])
-    h = finish(h ^ (k6 * _M[6])) | _ONE  # never 0: 0 marks a free row
+    h = (
+        (k0 * seed[0] + k1 * seed[1])
+        ^ (k2 * seed[2] + k3 * seed[3])
+        ^ (k4 * seed[4] + k5 * seed[5])
+    )
+    h = finish(h ^ (k6 * seed[6])) | _ONE  # never 0: 0 marks a free row
     mask = np.uint64(len(groups) - 1)
     i = h & mask
     new_group = 0
@@ -100,19 +95,19 @@ def _add(
         if groups[i, LAST] == word:
             return new_group, 0  # the destination this group counted last: no probe
         groups[i, LAST] = word
-    if (dhi | dlo) != 0 and _add_pair(pairs, pairs4, i + _ONE, dhi, dlo):
+    if (dhi | dlo) != 0 and _add_pair(pairs, pairs4, seed[7], i + _ONE, dhi, dlo):
         groups[i, DESTINATIONS] += _ONE
         return new_group, 1
     return new_group, 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add_pair(pairs: Any, pairs4: Any, tag: Any, hi: Any, lo: Any) -> Any:
+def _add_pair(pairs: Any, pairs4: Any, mult: Any, tag: Any, hi: Any, lo: Any) -> Any:
     """Insert (group slot + 1, destination); True when it was not there."""
     if hi == V4_MARK:
         word = (tag << np.uint64(32)) | lo
         mask4 = np.uint64(len(pairs4) - 1)
-        k = finish(word) & mask4
+        k = finish(word * mult) & mask4
         while pairs4[k] != 0:
             if pairs4[k] == word:
                 return False
@@ -120,7 +115,7 @@ def _add_pair(pairs: Any, pairs4: Any, tag: Any, hi: Any, lo: Any) -> Any:
         pairs4[k] = word
         return True
     mask = np.uint64(len(pairs) - 1)
-    j = finish(((tag * _MIX) ^ hi) * _MIX ^ lo) & mask
+    j = finish(((tag * mult) ^ hi) * mult ^ lo) & mask
     while pairs[j, 0] != 0:
         if pairs[j, 0] == tag and pairs[j, 1] == hi and pairs[j, 2] == lo:
             return False
@@ -140,6 +135,7 @@ def aggregate(
     groups: Any,
     pairs: Any,
     pairs4: Any,
+    seed: Any,
     start: Any,
     room_groups: Any,
     room_pairs: Any,
@@ -153,7 +149,7 @@ def aggregate(
             return n_groups, n_pairs, r
         k = keys[:, r]
         g, p = _add(
-            groups, pairs, pairs4, k[0], k[1], k[2], k[3], k[4], k[5], k[6],
+            groups, pairs, pairs4, seed, k[0], k[1], k[2], k[3], k[4], k[5], k[6],
             dst[0, r], dst[1, r], nbytes[r], unbound[r],
         )  # fmt: skip
         n_groups += g
@@ -173,6 +169,7 @@ def aggregate_columns(
     groups: Any,
     pairs: Any,
     pairs4: Any,
+    seed: Any,
     start: Any,
     room_groups: Any,
     room_pairs: Any,
@@ -198,7 +195,7 @@ def aggregate_columns(
             late += 1
         checked = cols[3, r] != NO_CHECK
         g, p = _add(
-            groups, pairs, pairs4,
+            groups, pairs, pairs4, seed,
             (cols[0, r] << np.uint64(24)) | cols[1, r], cols[2, r],
             cols[4, r] if checked else zero, cols[5, r] if checked else zero,
             cols[6, r], cols[7, r], np.uint64(bucket),
@@ -218,6 +215,7 @@ def rebuild(
     new_groups: Any,
     new_pairs: Any,
     new_pairs4: Any,
+    seed: Any,
 ) -> Any:
     """Copy the groups marked in `keep` (and their destinations) into new tables; return how
     many groups and pairs were copied."""
@@ -237,12 +235,12 @@ def rebuild(
     for k in range(len(pairs)):
         tag = pairs[k, 0]
         if tag != 0 and moved[tag - _ONE] != 0:
-            _add_pair(new_pairs, new_pairs4, moved[tag - _ONE], pairs[k, 1], pairs[k, 2])
+            _add_pair(new_pairs, new_pairs4, seed[7], moved[tag - _ONE], pairs[k, 1], pairs[k, 2])
             n_pairs += 1
     low = np.uint64(0xFFFF_FFFF)
     for k in range(len(pairs4)):
         tag = pairs4[k] >> np.uint64(32)
         if tag != 0 and moved[tag - _ONE] != 0:
-            _add_pair(new_pairs, new_pairs4, moved[tag - _ONE], V4_MARK, pairs4[k] & low)
+            _add_pair(new_pairs, new_pairs4, seed[7], moved[tag - _ONE], V4_MARK, pairs4[k] & low)
             n_pairs += 1
     return n_groups, n_pairs
