@@ -75,16 +75,17 @@ def run_replay(path: str) -> int:
 
 
 def run_timeline(path: str) -> int:
-    """Replay that also writes the per-port timeline (1 s buckets, Parquet), as --timeline."""
+    """Replay that also writes the per-port timeline (1 s buckets, Parquet), as --timeline does
+    (its aggregation on a worker thread)."""
     from detector.config import Config
-    from detector.fast.timeline import Timeline
+    from detector.fast.timeline_thread import BackgroundTimeline
     from detector.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
     from detector.sinks.timeline import TimelineWriter
 
     writer = TimelineWriter(OUT / "bench-timeline.parquet", 1.0)
     sink = JsonlSink(os.devnull)
-    pipeline = Pipeline(Config(), sink, timeline=Timeline(writer.write))
+    pipeline = Pipeline(Config(), sink, timeline=BackgroundTimeline(writer.write))
     report = pipeline.replay([path])
     writer.close(pipeline.timeline_meta(report.captures))
     sink.close()

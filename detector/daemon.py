@@ -20,7 +20,8 @@ from detector.bindings.store import BindingStore
 from detector.detectors.engine import Engine
 from detector.errors import ConfigError, SinkError
 from detector.fast.packets import BatchPath
-from detector.fast.timeline import Rows, Timeline
+from detector.fast.timeline import Rows
+from detector.fast.timeline_thread import BackgroundTimeline
 from detector.metrics import RunCounters, registry
 from detector.nsx import realized, snapshot
 from detector.nsx.poller import Poller
@@ -90,7 +91,7 @@ class Daemon:
             self.timeline_files = RotatingTimeline(
                 t.directory, t.bucket_seconds, t.rotate_seconds, t.max_mb << 20, self._meta
             )
-            timeline = Timeline(self._timeline_rows, t.bucket_seconds)
+            timeline = BackgroundTimeline(self._timeline_rows, t.bucket_seconds)
             self.counters.timeline_deleted = 0
         self.idle_since = time.monotonic()
         self.pipeline = Pipeline(self.config, self.sink, timeline=timeline)

@@ -99,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
     nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
     writer = timeline = None
     if args.timeline:
-        from detector.fast.timeline import Timeline
+        from detector.fast.timeline_thread import BackgroundTimeline
         from detector.sinks.timeline import TimelineWriter
 
         writer = TimelineWriter(args.timeline, args.bucket)
-        timeline = Timeline(writer.write, args.bucket)
+        timeline = BackgroundTimeline(writer.write, args.bucket)
     sink = TextSink(cfg.alerts_path) if args.format == "text" else JsonlSink(cfg.alerts_path)
     try:
         pipeline = Pipeline(cfg, sink, nsx, timeline)

@@ -134,6 +134,9 @@ class Timeline:
 
     def add(self, keys: U64, dst: U64, nbytes: npt.NDArray[np.int64], unbound: Any) -> None:
         """Rows as columns: keys (7, n) as tlkernels orders them, destinations (2, n)."""
+        self._add_rows(keys, dst, nbytes, unbound)
+
+    def _add_rows(self, keys: U64, dst: U64, nbytes: npt.NDArray[np.int64], unbound: Any) -> None:
         n, start = keys.shape[1], 0
         if not n:
             return
@@ -190,10 +193,19 @@ class Timeline:
 
     def end_batch(self) -> None:
         """Aggregate the exact path's frames, then write out the buckets that are closed."""
-        if self._pending:
-            rows = np.array(self._pending, dtype=np.uint64).T
-            self._pending.clear()
-            self.add(
+        pending, self._pending = self._pending, []
+        self._end(pending)
+
+    def close(self) -> None:
+        """Write out every open row."""
+        pending, self._pending = self._pending, []
+        self._end(pending)
+        self._write(self.newest + 1)
+
+    def _end(self, pending: list[tuple[int, ...]]) -> None:
+        if pending:
+            rows = np.array(pending, dtype=np.uint64).T
+            self._add_rows(
                 np.ascontiguousarray(rows[:7]),
                 np.ascontiguousarray(rows[7:9]),
                 rows[9].astype(np.int64),
@@ -204,11 +216,6 @@ class Timeline:
             self._write(self.newest + 1)
         elif self.newest - self.slack > self.written_below:
             self._write(self.newest - self.slack)
-
-    def close(self) -> None:
-        """Write out every open row."""
-        self.end_batch()
-        self._write(self.newest + 1)
 
     def _room(self) -> tuple[int, int]:
         """How many new groups and pairs the tables take before they are half full; a full

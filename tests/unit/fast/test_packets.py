@@ -12,6 +12,7 @@ from detector.config import Config
 from detector.detectors.engine import EngineConfig
 from detector.fast import packets as fastpath
 from detector.fast.timeline import Timeline
+from detector.fast.timeline_thread import BackgroundTimeline
 from detector.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
@@ -19,12 +20,13 @@ from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
 BENCH_SLICE = ROOT / "bench" / "out" / "agreement-20k.pcap"
 
 
-def run(paths: list[str], fast: bool, untunnelled: bool = False, chunk: int | None = None):  # type: ignore[no-untyped-def]
+def run(paths: list[str], fast: bool, untunnelled: bool = False, background: bool = False):  # type: ignore[no-untyped-def]
     cfg = Config()
     cfg = dataclasses.replace(cfg, engine=EngineConfig(inspect_untunnelled=untunnelled))
     sink = MemorySink()
     chunks: list[dict[str, object]] = []
-    timeline = Timeline(chunks.append, bucket_seconds=0.005)  # small buckets: many of them
+    kind = BackgroundTimeline if background else Timeline
+    timeline = kind(chunks.append, bucket_seconds=0.005)  # small buckets: many of them
     pipeline = Pipeline(cfg, sink, timeline=timeline)
     pipeline.batches.enabled = fast and not untunnelled
     pipeline.replay(paths)
@@ -59,6 +61,7 @@ def test_samples_agree(path: Path) -> None:
 def test_all_samples_in_one_run_agree() -> None:
     paths = [str(p) for p in samples()]
     assert run(paths, fast=True) == run(paths, fast=False)
+    assert run(paths, fast=True, background=True) == run(paths, fast=False)
 
 
 def test_real_captures_agree() -> None:
@@ -81,6 +84,7 @@ def test_benchmark_traffic_with_spoofing_agrees(tmp_path: Path) -> None:
     fast, exact = run([str(mixed)], fast=True), run([str(mixed)], fast=False)
     assert fast == exact
     assert len(fast[2]) > 1000 and any(row[-1] == "False" for row in fast[2])  # unbound rows
+    assert run([str(mixed)], fast=True, background=True) == fast  # on the worker thread too
     kinds = {line.split('"kind":"')[1].split('"')[0] for line in fast[0]}
     assert {"unbound-source", "mac-move", "arp-conflict", "binding-limit"} <= kinds
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from detector.errors import SinkError
 from detector.fast.timeline import Timeline, frame_source
+from detector.fast.timeline_thread import BackgroundTimeline
 from detector.model import Arp, Frame, PortKey
 from detector.report import load
 from detector.sinks.timeline import RotatingTimeline, TimelineWriter
@@ -155,3 +157,21 @@ def test_run_rotates_its_files_and_keeps_the_directory_bounded(
     assert files.deleted > 0 and kept
     assert sum(p.stat().st_size for p in kept) <= 12_000
     assert json.loads(json.dumps(load.timeline(str(kept[-1]))[1]))["packets"] == 0
+
+
+def test_the_worker_thread_gives_the_same_rows_and_hands_errors_back() -> None:
+    out: list[dict[str, Any]] = []
+    tl = BackgroundTimeline(out.append, slack=1)
+    for bucket in range(6):
+        tl.add(*rows([1, 2, 3], [bucket] * 3, [bucket, 9, 9]))
+        tl.end_batch()
+    tl.close()
+    assert frames_of(out)["packets"].sum() == 18 and tl.rows_out == 18
+
+    def full(_: dict[str, Any]) -> None:
+        raise SinkError("cannot write the timeline t.parquet: No space left on device")
+
+    broken = BackgroundTimeline(full)
+    broken.add(*rows([1], [0], [1]))
+    with pytest.raises(SinkError, match="No space left"):
+        broken.close()
