@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from detector.sinks.jsonl import binding_to_dict
 from detector.sources import CaptureFile, CaptureInfo
 
 Progress = Callable[[CaptureInfo, int], None]
+META_BINDINGS = 100_000  # the binding table kept in a timeline's metadata stops here
 
 
 @dataclass(slots=True)
@@ -107,6 +109,7 @@ class Pipeline:
             "early_writes": tl.splits if tl else 0,
             "bindings": [
                 {"segment": port.segment, "mac": port.mac, **binding_to_dict(b)}
-                for port, b in self.table.items()
+                for port, b in itertools.islice(self.table.items(), META_BINDINGS)
             ],
+            "bindings_total": self.table.binding_count(),
         }

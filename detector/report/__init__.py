@@ -36,12 +36,14 @@ def build(inp: Inputs, out: str, alerts_path: str, top: int = 12) -> Written:
     table = incidents.incidents(inp)
     figures = plots.incident_plots(table, inp.timeline, inp.meta, top)
     bindings = incidents.bindings(inp.meta)
+    total = int(inp.meta.get("bindings_total", len(bindings)))
     errors = incidents.decode_errors(inp.meta)
     sections = {
         "alert_count": len(inp.alerts),
         "more_ports": max(0, len(table) - 200),
         "has_timeline": bool(inp.meta),
         "bindings": bindings,
+        "bindings_more": max(0, total - len(bindings)),
         "bindings_note": "not known: give the timeline of the replay (--timeline)"
         if not inp.meta
         else "the table was empty",

@@ -46,6 +46,9 @@ def document(
         "<h2>Binding table as the replay ended</h2>",
         _table(sections["bindings"], "bindings", sections["bindings_note"]),
     ]
+    if sections["bindings_more"]:
+        more = sections["bindings_more"]
+        parts.append(f'<p class="note">and {more:,} more, not kept in the timeline\'s metadata</p>')
     if sections.get("nsx") is not None:
         parts += [
             f"<h2>Binding table as NSX had it ({escape(sections['nsx_source'])})</h2>",

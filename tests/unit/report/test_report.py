@@ -116,3 +116,21 @@ def test_a_report_without_a_timeline_says_what_is_missing(tmp_path: Path) -> Non
     assert "no plots: no timeline was given" in page
     assert "not known: give the timeline of the replay" in page
     assert done.incidents == 1 and done.plots == 0
+
+
+def test_a_capped_binding_table_says_how_many_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detector import pipeline as pipeline_mod
+    from detector.config import Config
+    from tests.conftest import PCAPS, MemorySink
+
+    monkeypatch.setattr(pipeline_mod, "META_BINDINGS", 1)
+    p = pipeline_mod.Pipeline(Config(), MemorySink())
+    report_ = p.replay([str(PCAPS / "geneve-impersonation.pcap")])
+    meta = p.timeline_meta(report_.captures)
+    assert len(meta["bindings"]) == 1 and meta["bindings_total"] == 3
+    path = write(tmp_path / "a.jsonl", [alert("02:00:00:00:00:01", "10.9.9.9")])
+    inputs = load.Inputs(load.alerts(str(path)), meta=meta)
+    done = report.build(inputs, str(tmp_path / "r"), str(path))
+    assert "and 2 more, not kept" in (done.directory / "report.html").read_text()
