@@ -36,6 +36,11 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("source",),
     ),
     "spoofwatch_frames_total": ("counter", "Inner frames decoded, by encapsulation.", ("encap",)),
+    "spoofwatch_packets_cut_total": (
+        "counter",
+        "Packets the capture cut short of their length (snap length); decoded as far as they go.",
+        ("source",),
+    ),
     "spoofwatch_decode_errors_total": (
         "counter",
         "Malformed packets, by layer and reason.",
@@ -203,6 +208,7 @@ class PipelineCollector(Collector):
         fams["spoofwatch_build_info"].add_metric([__version__, platform.python_version()], 1)
         fams["spoofwatch_packets_total"].add_metric([self.source], stats.packets)
         fams["spoofwatch_bytes_total"].add_metric([self.source], stats.bytes)
+        fams["spoofwatch_packets_cut_total"].add_metric([self.source], stats.cut)
         for encap, n in dict(stats.frames).items():
             fams["spoofwatch_frames_total"].add_metric([encap], n)
         for (layer, reason), n in dict(stats.errors).items():

@@ -146,6 +146,7 @@ class DecodeStats:
     frames: Counter[str] = field(default_factory=Counter)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    cut: int = 0  # records the capture cut short of their length (snap length); still decoded
 
 
 class Method(StrEnum):

@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n".join(lines) + "\n")
     return finish(
         f"spoofwatch decode: {stats.packets:,} packets; frames by encapsulation:"
-        f" {pairs(stats.frames)}; decode errors: {pairs(stats.errors)}",
+        f" {pairs(stats.frames)}; decode errors: {pairs(stats.errors)}"
+        + (f"; not decoded: {pairs(stats.skipped)}" if stats.skipped else ""),
         failures,
     )

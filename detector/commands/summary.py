@@ -61,6 +61,13 @@ def render(
         f"  frames by encapsulation: {pairs(stats.frames)}",
         f"  decode errors: {pairs(stats.errors)}",
     ]
+    if stats.skipped:
+        lines.append(f"  packets not decoded: {pairs(stats.skipped)}")
+    if stats.cut:
+        lines.append(
+            f"  {_plural(stats.cut, 'packet')} cut short by the capture's snap length"
+            " (decoded as far as they go)"
+        )
     for info in captures:
         if info.truncated:
             lines.append(f"  {info.name}: {info.truncated}")
@@ -83,7 +90,29 @@ def render(
         lines.append("  top offending ports:")
         for (segment, mac, what), n in worst.most_common(top):
             lines.append(f"    {segment:<16} {mac}  {what}: {_plural(n, 'packet')}")
+    if stats.packets and not engine.stats.frames.get("inspected"):
+        lines.append(_nothing_inspected(stats, ignored))
     return "\n".join(lines)
+
+
+def _nothing_inspected(stats: DecodeStats, ignored: Counter[str]) -> str:
+    """The warning that ends a run in which no packet reached the binding checks, and why."""
+    why = [f"not decoded: {pairs(stats.skipped)}"] if stats.skipped else []
+    if stats.errors:
+        why.append(f"malformed: {pairs(stats.errors)}")
+    if ignored:
+        why.append(f"not inspected: {pairs(ignored)}")
+    links = [reason for layer, reason in stats.skipped if layer == "link"]
+    hint = (
+        f" ({', '.join(links)}: spoofwatch reads Ethernet, Linux cooked, raw IP and loopback"
+        " captures)"
+        if links
+        else ""
+    )
+    reasons = "; ".join(why) or "no frame came out of a tunnel"
+    return (
+        f"spoofwatch: warning: no packet could be inspected, so none was checked: {reasons}{hint}"
+    )
 
 
 def _plural(n: int, word: str) -> str:

@@ -159,6 +159,7 @@ class BatchPath:
     def process(self, batch: RecordBatch) -> list[Alert]:
         """Return the alerts of one batch, in capture order."""
         self._apply(self.engine.table.drain_changes())
+        self.decoder.stats.cut += int(np.count_nonzero(batch.caplens < batch.origlens))
         if not self.enabled or len(batch) < MIN_BATCH:
             alerts = self._exact(batch, range(len(batch)))
             if self.timeline is not None:

@@ -176,3 +176,48 @@ def test_debug_log_shows_the_first_bytes_of_a_malformed_packet() -> None:
     lines = [line for line in result.stderr.splitlines() if "first bytes" in line]
     assert len(lines) == 5  # every one of the five malformed packets
     assert "packet 2: geneve: bad-version; first bytes 525400100002" in lines[0]
+
+
+def _rewrite(src: Path, dst: Path, linktype: int | None = None, snap: int | None = None) -> None:
+    """A copy of a classic pcap with another link type, or every record cut to `snap` bytes."""
+    import struct
+
+    data = src.read_bytes()
+    header = bytearray(data[:24])
+    if linktype is not None:
+        struct.pack_into("<I", header, 20, linktype)
+    out, pos = [bytes(header)], 24
+    while pos + 16 <= len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
+        body = data[pos + 16 : pos + 16 + incl]
+        if snap is not None:
+            body = body[:snap]
+        out.append(struct.pack("<IIII", sec, usec, len(body), orig) + body)
+        pos += 16 + incl
+    dst.write_bytes(b"".join(out))
+
+
+def test_a_link_type_spoofwatch_does_not_read_is_not_silent(tmp_path: Path) -> None:
+    odd = tmp_path / "lt65535.pcap"
+    _rewrite(PCAPS / "geneve-ip-change.pcap", odd, linktype=65535)
+    result = spoofwatch("replay", str(odd))
+    assert result.returncode == 0  # the capture was read
+    assert "packets not decoded: link/linktype-65535 19" in result.stderr
+    warning = result.stderr.strip().splitlines()[-1]
+    assert warning.startswith("spoofwatch: warning: no packet could be inspected")
+    assert "linktype-65535" in warning and "Ethernet" in warning
+
+
+def test_an_underlay_only_capture_says_why_nothing_was_checked() -> None:
+    result = spoofwatch("replay", "plain-span-ip-change.pcap")
+    assert result.returncode == 0 and result.stdout == ""
+    warning = result.stderr.strip().splitlines()[-1]
+    assert "no packet could be inspected" in warning and "untunnelled" in warning
+
+
+def test_packets_cut_by_the_snap_length_are_counted(tmp_path: Path) -> None:
+    cut = tmp_path / "snap.pcap"
+    _rewrite(PCAPS / "geneve-ip-change.pcap", cut, snap=80)  # every record is longer
+    result = spoofwatch("replay", str(cut))
+    assert result.returncode == 0
+    assert "19 packets cut short by the capture's snap length" in result.stderr
