@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: demo test lint bench samples clean
+.PHONY: demo test lint bench fuzz samples clean
 
 $(BIN)/spoofwatch: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -40,6 +40,12 @@ test: $(BIN)/spoofwatch .sysdeps lint
 
 bench: $(BIN)/spoofwatch .sysdeps
 	$(BIN)/python bench/bench.py
+
+# Coverage-guided fuzzing of every parser (atheris): FUZZ_SECONDS per target; not part of `make test`.
+FUZZ_SECONDS ?= 300
+fuzz: $(BIN)/spoofwatch
+	$(BIN)/pip install -q atheris
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m tests.fuzz.run
 
 samples: $(BIN)/spoofwatch
 	$(BIN)/python pcaps/make_pcaps.py

@@ -22,6 +22,9 @@ def load(path: str | Path) -> list[tuple[PortKey, Network]]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"bindings file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"bindings file {path} line {line}: not UTF-8 text") from exc
     rows = csv.reader(text.splitlines())
     header = next(rows, None)
     if header is None or [h.strip() for h in header] != ["segment", "mac", "address"]:

@@ -80,10 +80,18 @@ def _compact(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """An API object, or an empty one when the answer put something else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def _bindings(
     entries: Any, skipped: Counter[str], default_source: str = "UNKNOWN"
 ) -> tuple[NsxBinding, ...]:
     out: list[NsxBinding] = []
+    if not isinstance(entries, list | None):
+        skipped["not-a-list"] += 1
+        return ()
     for entry in entries or []:
         if not isinstance(entry, dict):
             skipped["not-an-object"] += 1
@@ -113,8 +121,7 @@ def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iter
         if name is None:
             skipped["segment-without-vni-or-vlan"] += 1
         for port in segment.get("ports", []):
-            state = port.get("state") or {}
-            attachment = port.get("attachment") or {}
+            state, attachment = _object(port.get("state")), _object(port.get("attachment"))
             yield NsxPort(
                 path=port["path"],
                 segment=name,

@@ -35,6 +35,8 @@ def check(doc: Any, where: str) -> dict[str, Any]:
     for segment in doc.get("segments", []):
         if not isinstance(segment, dict) or not isinstance(segment.get("path"), str):
             raise ConfigError(f"{where}: a segment without a path")
+        if not isinstance(segment.get("ports", []), list):
+            raise ConfigError(f"{where}: the ports of {segment['path']} must be a list")
         for port in segment.get("ports", []):
             if not isinstance(port, dict) or not isinstance(port.get("path"), str):
                 raise ConfigError(f"{where}: a port of {segment['path']} without a path")

@@ -133,7 +133,7 @@ def _alerts(alerts: pd.DataFrame, path: str) -> str:
     shown = alerts[[*cols, "line"]].head(MAX_ALERT_ROWS)
     for *values, line in shown.itertuples(index=False, name=None):
         explain = f"sed -n {line}p {shlex.quote(path)} | spoofwatch explain -"
-        cells = "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in values)
+        cells = "".join(f"<td>{escape('' if pd.isna(v) else str(v))}</td>" for v in values)
         rows.append(f"<tr>{cells}<td><code>{escape(explain)}</code></td></tr>")
     head = "".join(
         f"<th>{h}</th>"

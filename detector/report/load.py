@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ def _alerts_arrow(path: str) -> pd.DataFrame | None:
         table = pj.read_json(pa.BufferReader(data), parse_options=options)
     except (OSError, pa.ArrowInvalid):
         return None
+    if not _utf8(data):
+        return None  # JSON is UTF-8: the line reader names the line that is not
     lines = data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
     required = ("kind", "severity", "segment", "mac")
     if (
@@ -92,6 +95,26 @@ def _alerts_arrow(path: str) -> pd.DataFrame | None:
         or any(table[c].null_count for c in required)
     ):
         return None  # blank lines, or something that is not an alert: let the other reader say
+    try:
+        return _typed(_frame(table))
+    except (pa.ArrowException, UnicodeDecodeError):  # bad UTF-8: the line reader says where
+        return None
+
+
+def _utf8(data: bytes, chunk: int = 1 << 24) -> bool:
+    """Is the whole file UTF-8 (checked a chunk at a time, not copied whole)?"""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), chunk):
+            decoder.decode(data[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _frame(table: Any) -> pd.DataFrame:
+    """The alert columns of Arrow's table."""
     flat = table.flatten()
     bound = _bound(table["bindings"].combine_chunks())
     frame = pd.DataFrame(
@@ -100,7 +123,8 @@ def _alerts_arrow(path: str) -> pd.DataFrame | None:
     frame["bound"] = bound
     frame["line"] = range(1, table.num_rows + 1)
     frame["count"] = frame["count"].fillna(1)
-    return _typed(frame)
+    frame["message"] = frame["message"].fillna("")
+    return frame
 
 
 def _bound(bindings: Any) -> Any:
@@ -115,6 +139,7 @@ def _bound(bindings: Any) -> Any:
     out = np.full(len(lengths), "", dtype=object)
     one = lengths == 1
     out[one] = address[offsets[:-1][one]]
+    out[out == None] = ""  # noqa: E711 - a binding without an address: elementwise, not identity
     for i in np.flatnonzero(lengths > 1):
         out[i] = " ".join(str(a) for a in address[offsets[i] : offsets[i + 1]] if a)
     return out
@@ -123,20 +148,26 @@ def _bound(bindings: Any) -> Any:
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """The same column order and types whichever reader made the frame."""
     frame = frame[list(ALERT_COLUMNS)]
-    return frame.astype({"vni": "Int64", "count": "int64", "evidence.packet": "Int64"})
+    numbers = {"vni": "Int64", "count": "int64", "evidence.packet": "Int64", "line": "int64"}
+    texts = {c: "str" for c in ALERT_COLUMNS if c not in numbers}  # missing: NaN, not None
+    return frame.astype({**numbers, **texts})
 
 
 def _alerts_python(path: str, progress: bool) -> pd.DataFrame:
     rows: list[tuple[Any, ...]] = []
     try:
-        f = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+        f = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise ReportError(f"cannot read the alerts {path}: {exc.strerror}") from exc
     bar = _bar(path, progress)
     with f:
-        for n, line in enumerate(f, 1):
+        for n, raw in enumerate(f, 1):
             if bar is not None:
-                bar.update(len(line))
+                bar.update(len(raw))
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ReportError(f"{path} line {n}: not UTF-8 text") from exc
             if line.strip():
                 rows.append(_alert_row(path, n, line))
     if bar is not None:
@@ -166,28 +197,49 @@ def _alert_row(path: str, n: int, line: str) -> tuple[Any, ...]:
     if not isinstance(a, dict) or a.get("event_type") != "alert":
         raise ReportError(f"{path} line {n}: not a spoofwatch alert (no event_type: alert)")
     try:
-        ev, imp = a.get("evidence") or {}, a.get("impersonates") or {}
-        bound = " ".join(str(b["address"]) for b in a.get("bindings") or ())
+        ev, imp = _part(a, "evidence"), _part(a, "impersonates")
+        bindings = a.get("bindings") or []
+        if not isinstance(bindings, list) or not all(isinstance(b, dict) for b in bindings):
+            raise ValueError("'bindings'")
+        bound = " ".join(_field(b, "address", str) or "" for b in bindings)
+        count = _field(a, "count", int)
         return (
-            str(a["kind"]),
-            str(a["severity"]),
-            str(a["segment"]),
-            a.get("vni"),
-            str(a["mac"]),
-            a.get("src_ip"),
-            a.get("first_seen"),
-            int(a.get("count") or 1),
-            bound,
-            imp.get("mac"),
-            imp.get("address"),
-            ev.get("file"),
-            ev.get("packet"),
-            ev.get("time"),
-            str(a.get("message", "")),
+            *(_field(a, key, str, required=True) for key in ("kind", "severity", "segment")),
+            _field(a, "vni", int),
+            _field(a, "mac", str, required=True),
+            _field(a, "src_ip", str),
+            _field(a, "first_seen", str),
+            1 if count is None else count,
+            " ".join(bound.split()),
+            _field(imp, "mac", str),
+            _field(imp, "address", str),
+            _field(ev, "file", str),
+            _field(ev, "packet", int),
+            _field(ev, "time", str),
+            _field(a, "message", str) or "",
             n,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, ValueError) as exc:
         raise ReportError(f"{path} line {n}: an alert without a valid {exc}") from exc
+
+
+def _part(a: dict[str, Any], key: str) -> dict[str, Any]:
+    value = a.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(repr(key))
+    return value
+
+
+def _field(a: dict[str, Any], key: str, kind: type, required: bool = False) -> Any:
+    """A field of the type the schema gives it (None when absent and not required)."""
+    value = a.get(key)
+    if value is None:
+        if required:
+            raise KeyError(key)
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(repr(key))
+    return value
 
 
 def timeline(path: str) -> tuple[pd.DataFrame, dict[str, Any]]:
