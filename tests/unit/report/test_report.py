@@ -134,3 +134,24 @@ def test_a_capped_binding_table_says_how_many_more(
     inputs = load.Inputs(load.alerts(str(path)), meta=meta)
     done = report.build(inputs, str(tmp_path / "r"), str(path))
     assert "and 2 more, not kept" in (done.directory / "report.html").read_text()
+
+
+def test_nsx_bindings_are_shown_beside_the_table(tmp_path: Path) -> None:
+    from tests.fuzz.targets import SNAPSHOT
+    from tests.integration.test_report import parse
+
+    snap = tmp_path / "nsx.json"
+    snap.write_text(json.dumps(SNAPSHOT))
+    path = write(tmp_path / "a.jsonl", [alert("00:50:56:a1:00:01", "10.1.1.99")])
+    inputs = load.Inputs(load.alerts(str(path)))
+    inputs.nsx, inputs.nsx_source = load.nsx_snapshot(str(snap))
+    done = report.build(inputs, str(tmp_path / "r"), str(path))
+    page = (done.directory / "report.html").read_text()
+    header, *rows = parse(page).tables["nsx-bindings"]
+    got = sorted(tuple(r) for r in rows)
+    assert header == ["segment", "mac", "address", "source"]
+    assert got == [
+        ("geneve:5001", "00:50:56:a1:00:01", "10.1.1.0/28", "USER_DEFINED"),
+        ("geneve:5001", "00:50:56:a1:00:01", "10.1.1.10", "ARP_SNOOPING"),
+    ]
+    assert "https://nsx.example as of 2026-01-01T00:00:00Z" in page
