@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 TIMELINE_FORMAT = "spoofwatch-timeline"
 TIMELINE_VERSION = 1
-TIMELINE_META_KEY = b"spoofwatch"  # Parquet key-value metadata; CSV: FILE.meta.json beside it
+TIMELINE_META_KEY = b"spoofwatch"  # Parquet key-value metadata; CSV: timeline_meta_path(FILE)
 
 # (column, meaning): one row per (segment, MAC, source, tunnel endpoint, time bucket)
 TIMELINE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -25,3 +27,8 @@ TIMELINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bound", "true when every packet's source was bound at that moment"),
 )
 TIMELINE_NAMES = tuple(name for name, _ in TIMELINE_COLUMNS)
+
+
+def timeline_meta_path(path: str | Path) -> Path:
+    """Where a CSV timeline's metadata is kept: FILE.meta.json beside FILE."""
+    return Path(f"{path}.meta.json")

@@ -79,6 +79,15 @@ def is_server_reply(frame: Frame) -> bool:
     return d is not None and d.op == 2 and d.message_type in (OFFER, ACK)
 
 
+def arp_claim(frame: Frame, mac: str) -> str | None:
+    """The address an ARP frame teaches its sender's port: a request or reply whose sender is
+    the port itself, and not an RFC 5227 probe (0.0.0.0). None when it teaches nothing."""
+    a = frame.arp
+    if a is None or a.op not in (1, 2) or a.sender_mac != mac or a.sender_ip == "0.0.0.0":
+        return None
+    return a.sender_ip
+
+
 def learn(
     table: BindingTable, trust: TrustPolicy, frame: Frame, port: PortKey, evidence: Evidence
 ) -> tuple[LearnResult, ...]:
@@ -86,9 +95,9 @@ def learn(
     mac = port.mac
     results: list[LearnResult] = []
     if frame.arp is not None:
-        a = frame.arp
-        if a.op in (1, 2) and a.sender_mac == mac and a.sender_ip != "0.0.0.0":
-            results.append(table.learn(port, a.sender_ip, Method.ARP, evidence))
+        claim = arp_claim(frame, mac)
+        if claim is not None:
+            results.append(table.learn(port, claim, Method.ARP, evidence))
     elif frame.nd is not None:
         nd = frame.nd
         if nd.type == NS and frame.src_ip not in (None, "::"):

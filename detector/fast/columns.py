@@ -9,6 +9,8 @@ The checks here mirror the exact decoder's; tests/unit/fast/test_packets.py hold
 
 from __future__ import annotations
 
+import socket
+import struct
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,6 +21,20 @@ from detector.model import Buffer
 EXACT, IPV4, IPV6, ARP_LEARN, NO_CHECK = 0, 1, 2, 3, 4
 ENCAP_GENEVE, ENCAP_VXLAN = 1, 2
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # ip_hi / outer_hi of an IPv4 address
+ENCAP_NAMES = {ENCAP_GENEVE: "geneve", ENCAP_VXLAN: "vxlan"}
+ENCAP_CODES = {name: code for code, name in ENCAP_NAMES.items()}
+
+
+def mac_text(value: int) -> str:
+    """A MAC column value as text (aa:bb:cc:dd:ee:ff)."""
+    return value.to_bytes(6, "big").hex(":")
+
+
+def ip_text(hi: int, lo: int) -> str:
+    """An address held as (high, low) words as text; high all ones marks IPv4."""
+    if hi == 0xFFFF_FFFF_FFFF_FFFF:
+        return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
 
 
 class Columns(NamedTuple):

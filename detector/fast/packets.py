@@ -11,8 +11,6 @@ bindings by capture time, so they always take the exact path.
 
 from __future__ import annotations
 
-import socket
-import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +28,7 @@ from detector.model import Alert, Frame, PortKey, RecordBatch
 if TYPE_CHECKING:
     from detector.fast.columns import Columns
 
-ENCAP_NAMES = {col.ENCAP_GENEVE: "geneve", col.ENCAP_VXLAN: "vxlan"}
 MIN_BATCH = 256  # smaller batches are not worth the column pass
-
-
-def _mac_text(value: int) -> str:
-    return value.to_bytes(6, "big").hex(":")
-
-
-def _ip_text(hi: int, lo: int) -> str:
-    if hi == 0xFFFF_FFFF_FFFF_FFFF:
-        return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
-    return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
 
 
 class _Settled:
@@ -248,7 +235,7 @@ class BatchPath:
             return
         self.engine.stats.frames["inspected"] += n
         per_encap = np.bincount(cols.encap[settled].astype(np.intp), minlength=3)
-        for code, name in ENCAP_NAMES.items():
+        for code, name in col.ENCAP_NAMES.items():
             if per_encap[code]:
                 self.decoder.stats.frames[name] += int(per_encap[code])
 
@@ -284,9 +271,9 @@ class BatchPath:
 
     def _settles(self, key: list[int]) -> bool:
         encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = key
-        port = PortKey(f"{ENCAP_NAMES[encap]}:{vni}", _mac_text(mac))
-        source = None if code == col.NO_CHECK else _ip_text(ip_hi, ip_lo)
-        endpoint = _ip_text(outer_hi, outer_lo)
+        port = PortKey(f"{col.ENCAP_NAMES[encap]}:{vni}", col.mac_text(mac))
+        source = None if code == col.NO_CHECK else col.ip_text(ip_hi, ip_lo)
+        endpoint = col.ip_text(outer_hi, outer_lo)
         return self.engine.settles(port, source, endpoint, bool(unicast), code == col.ARP_LEARN)
 
 
@@ -297,7 +284,7 @@ def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:
 
 def _port_id(port: PortKey) -> int | None:
     kind, _, vni = port.segment.partition(":")
-    code = {"geneve": col.ENCAP_GENEVE, "vxlan": col.ENCAP_VXLAN}.get(kind)
+    code = col.ENCAP_CODES.get(kind)
     if code is None or not vni.isdigit() or port.mac.startswith("vif:"):
         return None  # not a port the columns can hold: nothing cached to forget or re-check
     mac = int(port.mac.replace(":", ""), 16)

@@ -20,24 +20,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector.bindings.learn import EXEMPT_SOURCES, arp_claim
 from detector.fast import columns as col
 from detector.fast import tlkernels as tk
 from detector.model import Frame, PortKey
 
 Rows = dict[str, Any]  # column name → numpy array, as tables.TIMELINE_COLUMNS names them
 U64 = npt.NDArray[np.uint64]
-ENCAP_CODES = {"geneve": col.ENCAP_GENEVE, "vxlan": col.ENCAP_VXLAN}
 _OTHER = 1 << 40  # segment ids past this are interned names (ERSPAN, VLAN, untagged)
 
 
 def frame_source(frame: Frame) -> str | None:
     """The source the table checks for this frame, as the columns define it (code 1, 2, 3)."""
-    a = frame.arp
-    if a is not None:
-        teaches = a.op in (1, 2) and a.sender_mac == frame.src_mac and a.sender_ip != "0.0.0.0"
-        return a.sender_ip if teaches else None
+    if frame.arp is not None:
+        return arp_claim(frame, frame.src_mac or "")
     ip = frame.src_ip
-    return None if ip is None or ip in ("0.0.0.0", "::") else ip
+    return None if ip is None or ip in EXEMPT_SOURCES else ip
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -53,11 +51,7 @@ def _split(address: str | None) -> tuple[int, int]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _text(hi: int, lo: int) -> str | None:
-    if hi == 0xFFFF_FFFF_FFFF_FFFF:
-        return socket.inet_ntop(socket.AF_INET, lo.to_bytes(4, "big"))
-    if hi == 0 and lo == 0:
-        return None
-    return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
+    return None if hi == 0 and lo == 0 else col.ip_text(hi, lo)  # (0, 0): no address
 
 
 class Timeline:
@@ -95,15 +89,15 @@ class Timeline:
         scratch = Timeline(lambda rows: None)
         one = np.ones(1, np.bool_)
         zero = np.zeros(1, np.int64)
-        scratch.add_columns(
-            np.zeros((9, 1), np.uint64), np.zeros((2, 1), np.uint64), one, zero, zero
-        )
-        scratch.add(np.zeros((7, 1), np.uint64), np.zeros((2, 1), np.uint64), zero, zero)
+        cols, keys = np.zeros((9, 1), np.uint64), np.zeros((7, 1), np.uint64)
+        cols[0], keys[0] = col.ENCAP_GENEVE, col.ENCAP_GENEVE << 24  # a Geneve port, VNI 0
+        scratch.add_columns(cols, np.zeros((2, 1), np.uint64), one, zero, zero)
+        scratch.add(keys, np.zeros((2, 1), np.uint64), zero, zero)
         scratch.close()
 
     def segment_id(self, encap: str | None, segment: str) -> int:
         kind, _, vni = segment.partition(":")
-        code = ENCAP_CODES.get(kind)
+        code = col.ENCAP_CODES.get(kind)
         if code is not None and kind == encap and vni.isdigit():
             return (code << 24) | int(vni)
         key = (encap or "", segment)
@@ -273,7 +267,7 @@ class Timeline:
         if seg >= _OTHER:
             encap, name = self.names[seg - _OTHER]
             return name, encap or None
-        kind = "geneve" if seg >> 24 == col.ENCAP_GENEVE else "vxlan"
+        kind = col.ENCAP_NAMES[seg >> 24]
         return f"{kind}:{seg & 0xFFFFFF}", kind
 
 
@@ -292,6 +286,4 @@ def _addresses(hi: U64, lo: U64) -> npt.NDArray[Any]:
     return np.array([_text(h, x) for h, x in zip(hi.tolist(), lo.tolist(), strict=True)], object)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _mac(value: int) -> str:
-    return value.to_bytes(6, "big").hex(":")
+_mac = functools.lru_cache(maxsize=1 << 16)(col.mac_text)

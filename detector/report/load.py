@@ -12,7 +12,13 @@ from typing import Any
 import pandas as pd
 
 from detector.errors import ReportError
-from detector.tables import TIMELINE_FORMAT, TIMELINE_META_KEY, TIMELINE_NAMES, TIMELINE_VERSION
+from detector.tables import (
+    TIMELINE_FORMAT,
+    TIMELINE_META_KEY,
+    TIMELINE_NAMES,
+    TIMELINE_VERSION,
+    timeline_meta_path,
+)
 
 # The alert columns, named as the alert's JSON fields (nested ones flattened with a dot).
 ALERT_COLUMNS = (
@@ -247,7 +253,7 @@ def timeline(path: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     p = Path(path)
     try:
         if p.suffix.lower() == ".csv":
-            meta = _meta(Path(f"{path}.meta.json").read_bytes(), path)
+            meta = _meta(timeline_meta_path(path).read_bytes(), path)
             frame = pd.read_csv(p, keep_default_na=False, na_values={"src_ip": [""]})
             frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
         else:

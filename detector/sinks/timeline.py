@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import SinkError
-from detector.tables import TIMELINE_FORMAT, TIMELINE_META_KEY, TIMELINE_NAMES, TIMELINE_VERSION
+from detector.tables import (
+    TIMELINE_FORMAT,
+    TIMELINE_META_KEY,
+    TIMELINE_NAMES,
+    TIMELINE_VERSION,
+    timeline_meta_path,
+)
 
 ROW_GROUP = 1 << 16  # rows buffered before a Parquet row group is written
 
@@ -30,10 +36,6 @@ def _schema() -> Any:
         "bound": pa.bool_(),
     }
     return pa.schema([(name, types.get(name, text)) for name in TIMELINE_NAMES])
-
-
-def meta_path(path: str | Path) -> Path:
-    return Path(f"{path}.meta.json")
 
 
 class TimelineWriter:
@@ -105,7 +107,7 @@ class TimelineWriter:
         text = json.dumps(doc, separators=(",", ":"))
         try:
             if self.csv:
-                meta_path(self.path).write_text(text, encoding="utf-8")
+                timeline_meta_path(self.path).write_text(text, encoding="utf-8")
             else:
                 self._writer.add_key_value_metadata({TIMELINE_META_KEY: text.encode()})
                 self._writer.close()
