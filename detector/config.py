@@ -19,6 +19,8 @@ from detector.detectors import PLUGINS
 from detector.detectors.engine import EngineConfig
 from detector.errors import ConfigError
 from detector.nsx.client import NsxConfig
+from detector.sinks import settings as sink_settings
+from detector.sinks.settings import SinksConfig
 
 NS = 1_000_000_000
 
@@ -64,6 +66,8 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     nsx: NsxConfig | None = None  # no [nsx] section: bindings come from the wire alone
     timeline: TimelineConfig | None = None  # no [timeline] section: run keeps none
+    alerts_format: str = "jsonl"  # the alerts file: jsonl (the contract), ecs or text
+    sinks: SinksConfig = field(default_factory=SinksConfig)  # [sinks.*]: network sinks
 
 
 SECTIONS: dict[str, dict[str, v.Check]] = {
@@ -93,7 +97,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "realert_seconds": v.integer(0, 30 * 86400),
         "max_alert_keys": v.integer(1, 100_000_000),
     },
-    "alerts": {"path": v.string},
+    "alerts": {"path": v.string, "format": v.choice("jsonl", "ecs", "text")},
     # spoofwatch run
     "source": {
         "kind": v.choice("live", "udp"),
@@ -138,8 +142,11 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     """Validate a parsed TOML document and build the Config."""
     got: dict[str, dict[str, Any]] = {}
     for section, table in doc.items():
+        if section == "sinks":
+            continue  # nested tables, checked by detector.sinks.settings
         if section not in SECTIONS:
-            raise ConfigError(f"unknown section [{section}]; known: {', '.join(SECTIONS)}")
+            known = ", ".join([*SECTIONS, "sinks.<name>"])
+            raise ConfigError(f"unknown section [{section}]; known: {known}")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
         checks = SECTIONS[section]
@@ -190,11 +197,24 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     bfile = bnd.get("file") or None
     if bfile and base is not None and not Path(bfile).is_absolute():
         bfile = str(base / bfile)
-    alerts = got.get("alerts", {}).get("path", "-")
+    alerts = got.get("alerts", {})
+    sinks = sink_settings.parse(doc["sinks"], base) if "sinks" in doc else SinksConfig()
     run = _run(got, decode, base)
     nsx = _nsx(got["nsx"], base) if "nsx" in got else None
     timeline = _timeline(got["timeline"], base) if "timeline" in got else None
-    return Config(decode, policy, trust, engine, bfile, alerts, run, nsx, timeline)
+    return Config(
+        decode,
+        policy,
+        trust,
+        engine,
+        bfile,
+        alerts.get("path", "-"),
+        run,
+        nsx,
+        timeline,
+        alerts.get("format", "jsonl"),
+        sinks,
+    )
 
 
 def _timeline(t: dict[str, Any], base: Path | None) -> TimelineConfig:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import signal
+import socket
 import time
 from types import FrameType
 from typing import Any
@@ -23,10 +24,11 @@ from detector.fast.packets import BatchPath
 from detector.fast.timeline import Rows
 from detector.fast.timeline_thread import BackgroundTimeline
 from detector.metrics import RunCounters, registry
+from detector.model import Alert
 from detector.nsx import realized, snapshot
 from detector.nsx.poller import Poller
 from detector.pipeline import Pipeline
-from detector.sinks.jsonl import JsonlSink
+from detector.sinks.fanout import Fanout, alerts_file, network_sinks
 from detector.sinks.timeline import RotatingTimeline
 from detector.sources import CaptureInfo
 from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
@@ -83,7 +85,14 @@ class Daemon:
         self.counters = RunCounters()
         run = self.config.run
         self.store = BindingStore(run.state_path, reset=reset_state) if run.state_path else None
-        self.sink = JsonlSink(self.config.alerts_path, append=True)
+        observer: dict[str, Any] = {"hostname": socket.gethostname()}
+        if run.source == "live":
+            observer["ingress"] = {"interface": {"name": run.interface}}
+        first = alerts_file(self.config.alerts_format, self.config.alerts_path, True, observer)
+        others = network_sinks(self.config.sinks, run.metrics_listen[1], self._packets)
+        self.sink = Fanout(first, others)
+        self.counters.sinks = self.sink.stats
+        self.counters.sink_errors = self.sink.errors
         self.timeline_files: RotatingTimeline | None = None
         timeline = None
         if self.config.timeline is not None:
@@ -109,6 +118,9 @@ class Daemon:
                 self.apply_nsx(snapshot.check(json.loads(kept), f"state file {run.state_path}"))
                 log.info("restored the NSX snapshot of %s", self.nsx_pulled_at)
         self.source = open_source(run)
+
+    def _packets(self, alert: Alert) -> int:
+        return self.pipeline.engine.packets(alert)  # the engine in force (SIGHUP replaces it)
 
     def serve_metrics(self) -> None:
         from prometheus_client import start_http_server
@@ -155,9 +167,8 @@ class Daemon:
         started = time.perf_counter()
         alerts = self.pipeline.batches.process(batch)
         try:
-            self.sink.emit(alerts)
+            self.sink.emit(alerts)  # Fanout counts a failure by sink; the others still get them
         except SinkError as exc:
-            self.counters.sink_errors["jsonl"] = self.counters.sink_errors.get("jsonl", 0) + 1
             log.error("%s", exc)
         self.counters.last_packet_ns = int(batch.ts_ns[-1])
         self.latency.observe(time.perf_counter() - started)
@@ -239,6 +250,12 @@ class Daemon:
             self.config.run, log_level="", log_format=""
         ):
             log.warning("source, metrics and state settings change only on restart")
+        if (new.sinks, new.alerts_path, new.alerts_format) != (
+            self.config.sinks,
+            self.config.alerts_path,
+            self.config.alerts_format,
+        ):
+            log.warning("[alerts] and [sinks.*] settings change only on restart")
         setup_logging(new.run.log_format, new.run.log_level)
         try:
             self.sink.reopen()  # logrotate: SIGHUP after moving the alerts file away

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from detector import __version__
+from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, SinkStats
 
 if TYPE_CHECKING:
     from detector.pipeline import Pipeline
@@ -98,6 +99,17 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         (),
     ),
     "spoofwatch_sink_errors_total": ("counter", "Alert writes that failed, by sink.", ("sink",)),
+    "spoofwatch_sink_alerts_total": (
+        "counter",
+        "Alert deliveries by network sink and outcome (delivered; failed: queued and retried;"
+        " dropped: the queue was full, the receiver refused it, or the process stopped).",
+        ("sink", "outcome"),
+    ),
+    "spoofwatch_sink_queue_length": (
+        "gauge",
+        "Alerts waiting in a network sink's bounded queue (Alertmanager: active alerts kept).",
+        ("sink",),
+    ),
     "spoofwatch_ipfix_records_total": ("counter", "IPFIX / NetFlow v9 data records decoded.", ()),
     "spoofwatch_ipfix_templates_total": ("counter", "Templates received (or refreshed).", ()),
     "spoofwatch_ipfix_template_missing_total": (
@@ -180,6 +192,7 @@ class RunCounters:
     nsx: dict[str, float] | None = None  # NSX_GAUGES keys and `failures`, when [nsx] is set
     nsx_requests: dict[str, int] = field(default_factory=dict)
     timeline_deleted: int | None = None  # files pruned, when [timeline] is set
+    sinks: list[SinkStats] = field(default_factory=list)  # the network sinks' outcomes
 
 
 Family = CounterMetricFamily | GaugeMetricFamily
@@ -249,6 +262,12 @@ class PipelineCollector(Collector):
         )
         for sink, n in dict(self.run.sink_errors).items():
             fams["spoofwatch_sink_errors_total"].add_metric([sink], n)
+        for s in self.run.sinks:
+            for outcome in (DELIVERED, FAILED, DROPPED):
+                fams["spoofwatch_sink_alerts_total"].add_metric(
+                    [s.name, outcome], s.outcomes[outcome]
+                )
+            fams["spoofwatch_sink_queue_length"].add_metric([s.name], s.queued)
         ipfix = dict(p.decoder.ipfix.stats)
         for key, metric in IPFIX_COUNTERS.items():
             fams[metric].add_metric([], ipfix.get(key, 0))

@@ -245,6 +245,7 @@ class Alert:
     message: str
     first_seen_ns: int
     detail: tuple[tuple[str, object], ...] = ()
+    key: str | None = None  # deduplicated on (kind, port, key) rather than (kind, port, src_ip)
 
 
 def is_unicast(mac: str | None) -> bool:

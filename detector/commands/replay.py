@@ -30,9 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     r.add_argument(
         "--format",
-        choices=["jsonl", "text"],
-        default="jsonl",
-        help="jsonl (the contract, for machines) or text (for people)",
+        choices=["jsonl", "ecs", "text"],
+        help="jsonl (the contract, for machines), ecs (Elastic Common Schema 8, for SIEMs) or"
+        " text (for people); default: alerts.format of the config, else jsonl",
+    )
+    r.add_argument(
+        "--no-sinks",
+        action="store_true",
+        help="write the alerts file only: push nothing to the [sinks.*] of the config"
+        " (Alertmanager, syslog), e.g. when replaying an old capture with a production config",
     )
     r.add_argument(
         "--inspect-untunnelled",
@@ -81,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render
     from detector.config import load_or_default
     from detector.pipeline import Pipeline
-    from detector.sinks.jsonl import JsonlSink
-    from detector.sinks.text import TextSink
+    from detector.sinks.fanout import Fanout, alerts_file, network_sinks
 
     cfg = load_or_default(args.config)
     engine = cfg.engine
@@ -104,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
 
         writer = TimelineWriter(args.timeline, args.bucket)
         timeline = BackgroundTimeline(writer.write, args.bucket)
-    sink = TextSink(cfg.alerts_path) if args.format == "text" else JsonlSink(cfg.alerts_path)
+    sink = alerts_file(args.format or cfg.alerts_format, cfg.alerts_path)
+    if not args.no_sinks:
+        sink = Fanout(sink, network_sinks(cfg.sinks))
     try:
         pipeline = Pipeline(cfg, sink, nsx, timeline)
         bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
@@ -124,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             print(nsx_line(nsx, pipeline.nsx), file=sys.stderr)
         if writer is not None:
             print(f"  timeline: {writer.rows:,} rows in {args.timeline}", file=sys.stderr)
+        for stats in getattr(sink, "stats", []):
+            print(f"  delivered to {stats.line()}", file=sys.stderr)
     for failure in report.failures:
         print(f"spoofwatch: error: {failure}", file=sys.stderr)
     return 1 if report.failures else 0

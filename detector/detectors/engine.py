@@ -172,4 +172,13 @@ class Engine:
             message=f.message,
             first_seen_ns=first_ns,
             detail=f.detail,
+            key=f.key,
         )
+
+    def packets(self, alert: Alert) -> int:
+        """Packets seen so far behind an alert's key (0 once the key was evicted): a sink that
+        keeps alerts active (Alertmanager) reads it to know whether the source still sends."""
+        tally = self.tallies.get(
+            (alert.kind, alert.port, alert.src_ip if alert.key is None else alert.key)
+        )
+        return tally.count if tally is not None else 0

@@ -86,8 +86,7 @@ class JsonlSink:
             self.mode = "a"
             self._out = self._open()
 
-    @staticmethod
-    def render(alert: Alert) -> str:
+    def render(self, alert: Alert) -> str:
         """One alert as the text written for it (a JSON line here)."""
         return dumps(alert) + "\n"
 

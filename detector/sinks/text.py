@@ -35,6 +35,5 @@ class TextSink(JsonlSink):
 
     name = "text"
 
-    @staticmethod
-    def render(alert: Alert) -> str:
+    def render(self, alert: Alert) -> str:
         return render(alert) + "\n"

@@ -1,0 +1,179 @@
+"""Alerts as RFC 5424 syslog messages over UDP (RFC 5426), TCP with octet counting (RFC 6587 §3.4.1)
+or TLS (RFC 5425): the alert as compact JSON in MSG, its key fields as structured data."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from detector.model import Alert, Severity
+from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, Backoff, Burst, SinkStats, Worker
+from detector.sinks.jsonl import alert_to_dict
+
+# RFC 5424 §6.2.1: facility names and numbers; severities 2 critical, 4 warning, 6 informational.
+FACILITIES = {
+    "kern": 0, "user": 1, "daemon": 3, "auth": 4, "syslog": 5, "authpriv": 10, "local0": 16,
+    "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22,
+    "local7": 23,
+}  # fmt: skip
+SEVERITY = {Severity.CRITICAL: 2, Severity.WARNING: 4, Severity.INFO: 6}
+SD_KEYS = ("kind", "severity", "segment", "vni", "mac", "src_ip", "count")
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogConfig:
+    """`[sinks.syslog]`."""
+
+    address: tuple[str, int]
+    protocol: str = "udp"  # udp, tcp or tls
+    facility: str = "local0"
+    app_name: str = "spoofwatch"
+    sd_id: str = "spoofwatch@32473"  # 32473: the enterprise number IANA reserves for examples
+    hostname: str = ""  # default: this host's name
+    max_queue: int = 10_000
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    server_name: str = ""  # the name the TLS certificate must carry; default: the address host
+    verify_tls: bool = True
+
+
+def _sd_value(value: object) -> str:
+    """RFC 5424 §6.3.3: escape `"`, `\\` and `]` inside a PARAM-VALUE."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def format_message(alert: Alert, config: SyslogConfig, hostname: str, now: datetime) -> bytes:
+    """One alert as an RFC 5424 message (no trailing newline; the transport frames it)."""
+    d = alert_to_dict(alert)
+    pri = FACILITIES[config.facility] * 8 + SEVERITY[alert.severity]
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    params = " ".join(f'{k}="{_sd_value(d[k])}"' for k in SD_KEYS if d[k] is not None)
+    msgid = d["kind"][:32]
+    body = json.dumps(d, separators=(",", ":"))  # ASCII (MSG-ANY), so no BOM is needed
+    host = (hostname or "-")[:255]
+    header = f"<{pri}>1 {stamp} {host} {config.app_name[:48]} - {msgid}"
+    return f"{header} [{config.sd_id} {params}] {body}".encode()
+
+
+class SyslogSink:
+    """A bounded queue of formatted messages, sent by a worker that reconnects with back-off."""
+
+    def __init__(self, config: SyslogConfig, hostname: str) -> None:
+        self.name = f"syslog-{config.protocol}"
+        self.config = config
+        self.hostname = hostname
+        self.stats = SinkStats(self.name)
+        self.queue: deque[bytes] = deque()
+        self.lock = threading.Lock()
+        self.sock: socket.socket | None = None
+        self.backoff = Backoff()
+        self.retry_at = 0.0
+        self.burst = Burst(f"syslog {config.protocol}://{config.address[0]}:{config.address[1]}")
+        self.tls = _tls(config) if config.protocol == "tls" else None
+        self.worker = Worker(self.name, self.deliver, tick=0.5)
+
+    def emit(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        now = datetime.now(UTC)
+        messages = [format_message(a, self.config, self.hostname, now) for a in alerts]
+        with self.lock:
+            self.queue.extend(messages)
+            while len(self.queue) > self.config.max_queue:
+                self.queue.popleft()
+                self.stats.outcomes[DROPPED] += 1
+            self.stats.queued = len(self.queue)
+        self.worker.wake.set()
+
+    def deliver(self) -> None:
+        """Send the queue in order; on an error keep the message at the head and back off."""
+        if time.monotonic() < self.retry_at:
+            return
+        while True:
+            with self.lock:
+                if not self.queue:
+                    return
+                message = self.queue[0]
+            try:
+                self._send(message)
+            except (OSError, ValueError) as exc:
+                self._disconnect()
+                self.burst.failure(str(exc) or type(exc).__name__)
+                self.stats.outcomes[FAILED] += 1
+                self.retry_at = time.monotonic() + self.backoff.next()
+                return
+            self.burst.success()
+            self.backoff.reset()
+            with self.lock:
+                if self.queue and self.queue[0] is message:
+                    self.queue.popleft()
+                self.stats.outcomes[DELIVERED] += 1
+                self.stats.queued = len(self.queue)
+
+    def _send(self, message: bytes) -> None:
+        host, port = self.config.address
+        if self.config.protocol == "udp":
+            if self.sock is None:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                self.sock = socket.socket(family, socket.SOCK_DGRAM)
+            self.sock.sendto(message, (host, port))
+            return
+        if self.sock is not None and _peer_closed(self.sock):
+            self._disconnect()  # the server went away: reconnect before sending into the void
+        if self.sock is None:
+            sock = socket.create_connection((host, port), timeout=5)
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.config.server_name or host)
+            self.sock = sock
+        self.sock.sendall(b"%d %s" % (len(message), message))
+
+    def _disconnect(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.sock = None
+
+    def close(self) -> None:
+        """Stop the worker after one last try to send what is queued; count what is left."""
+        self.worker.stop()
+        self.retry_at = 0.0
+        self.deliver()
+        self._disconnect()
+        with self.lock:
+            self.stats.outcomes[DROPPED] += len(self.queue)
+            self.queue.clear()
+            self.stats.queued = 0
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """A syslog server never writes to us: a readable socket means it closed (or reset) it."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        if isinstance(sock, ssl.SSLSocket):
+            return True  # a TLS close_notify or EOF: either way the session is over
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _tls(config: SyslogConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=config.ca_file or None)
+    if config.client_cert:
+        context.load_cert_chain(config.client_cert, config.client_key or None)
+    if not config.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
