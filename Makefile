@@ -17,14 +17,27 @@ $(BIN)/spoofwatch: pyproject.toml
 
 # The real components the tests use: tshark (the decoding oracle), Prometheus and promtool,
 # tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters),
-# openssl (TLS), chromium (opens the HTML report headless, as a person would).
-SYSDEPS := tshark prometheus tcpreplay softflowd iproute2 iputils-ping libpcap0.8 openssl chromium
+# openssl (TLS), chromium (opens the HTML report headless, as a person would), Alertmanager and
+# rsyslog with GnuTLS (the alert sinks' real receivers).
+SYSDEPS := tshark prometheus prometheus-alertmanager rsyslog rsyslog-gnutls tcpreplay softflowd \
+           iproute2 iputils-ping libpcap0.8 openssl chromium
 .sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
 	  $(APT) update -qq && $(APT) install -y -qq $$missing; fi
 	@touch $@
+
+# The Elastic Common Schema field reference (Elastic's own, from the npm registry), to check the
+# ECS output's field names, types and allowed values against.
+ECS_VERSION := 8.11.5
+ECS_FIELDS  := .cache/ecs-$(ECS_VERSION).json
+$(ECS_FIELDS):
+	@command -v npm >/dev/null || { $(APT) update -qq && $(APT) install -y -qq nodejs npm; }
+	@mkdir -p .cache/ecs && cd .cache/ecs && npm pack -q @elastic/ecs@$(ECS_VERSION) >/dev/null 2>&1 \
+	  && tar xzf elastic-ecs-$(ECS_VERSION).tgz
+	node -e 'process.stdout.write(JSON.stringify(require("./.cache/ecs/package/build/commonjs/ecs_flat.js").EcsFlat))' > $@.tmp
+	@mv $@.tmp $@
 
 demo: $(BIN)/spoofwatch
 	@echo "== spoofwatch replay pcaps/geneve-ip-change.pcap  (a VM changes its IP on Geneve VNI 5001)"
@@ -35,7 +48,7 @@ lint: $(BIN)/spoofwatch
 	$(BIN)/ruff format --check detector tests pcaps bench
 	$(BIN)/mypy --strict detector
 
-test: $(BIN)/spoofwatch .sysdeps lint
+test: $(BIN)/spoofwatch .sysdeps $(ECS_FIELDS) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(BIN)/spoofwatch .sysdeps
@@ -51,4 +64,4 @@ samples: $(BIN)/spoofwatch
 	$(BIN)/python pcaps/make_pcaps.py
 
 clean:
-	rm -rf $(VENV) .sysdeps bench/out *.egg-info
+	rm -rf $(VENV) .sysdeps .cache bench/out *.egg-info

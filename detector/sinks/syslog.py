@@ -140,7 +140,10 @@ class SyslogSink:
 
     def _disconnect(self) -> None:
         if self.sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
+                if isinstance(self.sock, ssl.SSLSocket):
+                    self.sock.settimeout(1)
+                    self.sock.unwrap()  # close_notify: a TLS server logs a cut session otherwise
                 self.sock.close()
             self.sock = None
 
@@ -162,8 +165,14 @@ def _peer_closed(sock: socket.socket) -> bool:
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
             return False
-        if isinstance(sock, ssl.SSLSocket):
-            return True  # a TLS close_notify or EOF: either way the session is over
+        if isinstance(sock, ssl.SSLSocket):  # TLS 1.3 servers also send session tickets
+            sock.setblocking(False)
+            try:
+                return sock.recv(1) == b""  # b"": close_notify or EOF
+            except ssl.SSLWantReadError:
+                return False  # only handshake records: the session is alive
+            finally:
+                sock.settimeout(5)
         return sock.recv(1, socket.MSG_PEEK) == b""
     except OSError:
         return True

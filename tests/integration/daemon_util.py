@@ -1,4 +1,4 @@
-"""Helpers for tests that run `spoofwatch run` as a subprocess: ports, waiting, feeding UDP."""
+"""Helpers for tests that run spoofwatch as a subprocess: commands, ports, waiting, feeding UDP."""
 
 from __future__ import annotations
 
@@ -11,7 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from detector.sources import CaptureFile
-from tests.conftest import ROOT
+from tests.conftest import PCAPS, ROOT
+
+
+def spoofwatch(
+    *args: str, cwd: Path = PCAPS, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "detector", *args],
+        cwd=cwd,
+        input=stdin.decode("latin-1") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        encoding="latin-1" if stdin is not None else None,
+    )
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -13,10 +14,8 @@ from typing import Any
 from tests.integration.daemon_util import wait_for
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-RSYSLOGD = shutil.which("rsyslogd") or (
-    "/usr/sbin/rsyslogd" if Path("/usr/sbin/rsyslogd").exists() else None
-)
-GTLS = Path("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so").exists()
+RSYSLOGD = shutil.which("rsyslogd", path="/usr/sbin:/usr/bin:/sbin")
+GTLS = bool(list(Path("/usr/lib").glob("*/rsyslog/lmnsd_gtls.so")))  # rsyslog-gnutls
 
 
 def start_alertmanager(tmp: Path, port: int) -> subprocess.Popen[bytes]:
@@ -88,3 +87,58 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+RSYSLOG_CONF = """\
+global(workDirectory="{tmp}/rsyslog-work" maxMessageSize="64k"
+       defaultNetstreamDriverCAFile="{tmp}/ca.pem"
+       defaultNetstreamDriverCertFile="{tmp}/server.pem"
+       defaultNetstreamDriverKeyFile="{tmp}/server.key")
+module(load="imudp")
+module(load="imtcp")
+template(name="fields" type="list") {{
+  property(name="pri") constant(value="\\t") property(name="hostname") constant(value="\\t")
+  property(name="app-name") constant(value="\\t") property(name="msgid") constant(value="\\t")
+  property(name="structured-data") constant(value="\\t") property(name="msg")
+  constant(value="\\n")
+}}
+ruleset(name="udp") {{ action(type="omfile" file="{tmp}/udp.log" template="fields") }}
+ruleset(name="tcp") {{ action(type="omfile" file="{tmp}/tcp.log" template="fields") }}
+ruleset(name="tls") {{ action(type="omfile" file="{tmp}/tls.log" template="fields") }}
+input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="udp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="tcp")
+input(type="imtcp" address="127.0.0.1" port="{tls}" ruleset="tls" streamDriver.name="gtls"
+      streamDriver.mode="1" streamDriver.authMode="anon")
+"""
+
+
+def start_rsyslog(tmp: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
+    """rsyslogd in the foreground with its own config: UDP, TCP and TLS inputs on loopback, each
+    written to <protocol>.log as tab-separated PRI, HOSTNAME, APP-NAME, MSGID, SD and MSG.
+    The TLS input needs ca.pem, server.pem and server.key in `tmp` (make_ca)."""
+    assert RSYSLOGD is not None
+    (tmp / "rsyslog-work").mkdir(exist_ok=True)
+    conf = tmp / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(tmp=tmp, **ports))
+    proc = subprocess.Popen(
+        [RSYSLOGD, "-n", "-f", str(conf), "-i", str(tmp / "rsyslog.pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: _listening(ports["tcp"]), timeout=20, what="rsyslog to listen")
+    return proc
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def received(tmp: Path, protocol: str) -> list[list[str]]:
+    """The messages rsyslog wrote for one input, split into their six fields."""
+    path = tmp / f"{protocol}.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line.split("\t", 5) for line in lines]

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.integration.daemon_util import (
     free_port,
     metric,
     metrics_up,
     scrape,
     send,
+    spoofwatch,
     start,
     tunnel_payloads,
     udp_config,
@@ -51,23 +49,8 @@ def test_replay_pushes_labelled_alerts_and_a_silence_on_the_mac_silences_them(
         cfg.write_text(
             f'[sinks.alertmanager]\nurls = ["http://127.0.0.1:{port}"]\ncollector = "probe-1"\n'
         )
-        capture, alerts = str(ROOT / "pcaps" / SEED), str(tmp_path / "alerts.jsonl")
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "detector",
-                "replay",
-                capture,
-                "--config",
-                str(cfg),
-                "--alerts",
-                alerts,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        alerts = str(tmp_path / "alerts.jsonl")
+        out = spoofwatch("replay", SEED, "--config", str(cfg), "--alerts", alerts)
         assert out.returncode == 0, out.stderr
         assert "delivered to alertmanager: 2 delivered" in out.stderr
         [alert] = unbound(port)

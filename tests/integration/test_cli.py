@@ -11,22 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GOLDEN, PCAPS, ROOT, validate_alerts
+from tests.integration.daemon_util import spoofwatch
 
 CASES = sorted(p.parent for p in GOLDEN.glob("*/case.toml"))
-
-
-def spoofwatch(
-    *args: str, cwd: Path = PCAPS, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "detector", *args],
-        cwd=cwd,
-        input=stdin.decode("latin-1") if stdin is not None else None,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        encoding="latin-1" if stdin is not None else None,
-    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
