@@ -8,12 +8,12 @@ import json
 import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from detector.model import Alert, rfc3339
 from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, Backoff, Burst, SinkStats, Worker
@@ -119,8 +119,11 @@ class AlertmanagerSink:
         self.backoff = Backoff()
         self.retry_at = 0.0
         self.bursts = {url: Burst(f"alertmanager {url}") for url in config.urls}
-        self.headers = {"Content-Type": "application/json", **_auth(config)}
-        self.tls = _tls(config)
+        self.http = httpx.Client(
+            headers={"Content-Type": "application/json", **_auth(config)},
+            verify=_tls(config),
+            timeout=config.timeout_seconds,
+        )
         self.worker = Worker(self.name, self.deliver, tick=1.0)
 
     def emit(self, alerts: Sequence[Alert]) -> None:
@@ -187,12 +190,15 @@ class AlertmanagerSink:
         for url in self.config.urls:
             try:
                 for i in range(0, len(bodies), CHUNK):
-                    self._post_one(url, bodies[i : i + CHUNK])
-            except urllib.error.HTTPError as exc:
-                self.bursts[url].failure(f"HTTP {exc.code} {exc.reason}")
-                outcomes.add(DROPPED if 400 <= exc.code < 500 and exc.code != 429 else FAILED)
-            except (OSError, ValueError) as exc:
-                self.bursts[url].failure(str(getattr(exc, "reason", exc)))
+                    data = json.dumps(bodies[i : i + CHUNK], separators=(",", ":")).encode()
+                    answer = self.http.post(url + "/api/v2/alerts", content=data)
+                    answer.raise_for_status()
+            except httpx.HTTPStatusError as exc:
+                code = exc.response.status_code
+                self.bursts[url].failure(f"HTTP {code} {exc.response.text[:200]!r}")
+                outcomes.add(DROPPED if 400 <= code < 500 and code != 429 else FAILED)
+            except httpx.HTTPError as exc:
+                self.bursts[url].failure(str(exc) or type(exc).__name__)
                 outcomes.add(FAILED)
             else:
                 self.bursts[url].success()
@@ -201,15 +207,6 @@ class AlertmanagerSink:
             if outcome in outcomes:
                 return outcome
         return FAILED
-
-    def _post_one(self, url: str, bodies: list[dict[str, Any]]) -> None:
-        data = json.dumps(bodies, separators=(",", ":")).encode()
-        request = urllib.request.Request(
-            url.rstrip("/") + "/api/v2/alerts", data=data, headers=self.headers, method="POST"
-        )
-        timeout = self.config.timeout_seconds
-        with urllib.request.urlopen(request, timeout=timeout, context=self.tls) as answer:
-            answer.read()
 
     def close(self) -> None:
         """Stop the worker; first push what is still due (replay's alerts), within a few tries."""
@@ -223,6 +220,7 @@ class AlertmanagerSink:
             self.stats.outcomes[DROPPED] += left
             self.active.clear()
             self.stats.queued = 0
+        self.http.close()
 
 
 def _now_rfc3339() -> str:
@@ -253,9 +251,7 @@ def _auth(config: AlertmanagerConfig) -> dict[str, str]:
     return {}
 
 
-def _tls(config: AlertmanagerConfig) -> ssl.SSLContext | None:
-    if not any(u.startswith("https://") for u in config.urls):
-        return None
+def _tls(config: AlertmanagerConfig) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=config.ca_file or None)
     if not config.verify_tls:
         context.check_hostname = False
