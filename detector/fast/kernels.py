@@ -7,15 +7,17 @@ from typing import Any
 import numba
 import numpy as np
 
+from detector.jit import CACHE
+
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def u16(b: Any, i: Any) -> Any:
     return (np.int64(b[i]) << 8) | np.int64(b[i + 1])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def u64(b: Any, i: Any, n: int) -> Any:
     v = np.uint64(0)
     for k in range(n):
@@ -23,7 +25,7 @@ def u64(b: Any, i: Any, n: int) -> Any:
     return v
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def ip_header(b: Any, off: Any, end: Any, et: Any) -> Any:
     """Return (l4 offset, l4 end, proto, src offset), or l4 offset -1 for the exact path."""
     if et == 0x0800:
@@ -47,7 +49,7 @@ def ip_header(b: Any, off: Any, end: Any, et: Any) -> Any:
     return off + 40, stop, np.int64(b[off + 6]), off + 8
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def tags(b: Any, pos: Any, end: Any, et: Any) -> Any:
     n = 0
     while et == 0x8100 or et == 0x88A8 or et == 0x9100:
@@ -59,7 +61,7 @@ def tags(b: Any, pos: Any, end: Any, et: Any) -> Any:
     return pos, et
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def kernel(
     b: Any,
     offs: Any,
@@ -201,7 +203,7 @@ def kernel(
             code[r] = 2 if (ip_hi[r] | ip_lo[r]) != 0 else 4
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def same_key(tab_k: Any, i: Any, f: Any, r: Any) -> Any:
     for c in range(9):  # noqa: SIM110 - an explicit loop is what numba compiles well
         if tab_k[i, c] != f[c, r]:
@@ -209,7 +211,7 @@ def same_key(tab_k: Any, i: Any, f: Any, r: Any) -> Any:
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def probe_one(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, r: Any) -> Any:
     """Is row r's full key in the open-addressing table?"""
     mask = np.uint64(len(used) - 1)
@@ -221,7 +223,7 @@ def probe_one(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, r: Any) -> Any:
     return False
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def probe(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, want: Any, out: Any) -> None:
     """Mark out[r] for every wanted row whose full key is in the open-addressing table."""
     for r in range(len(h)):
@@ -229,7 +231,7 @@ def probe(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, want: Any, out: Any
             out[r] = True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def insert(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any) -> Any:
     """Insert keys (rows of f); return how many were new."""
     mask = np.uint64(len(used) - 1)
@@ -251,7 +253,7 @@ def insert(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any) -> Any:
     return added
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def mix(keys: Any, out: Any) -> None:
     """The 64-bit hash of each key column: port id, then the other fields mixed in."""
     for r in range(keys.shape[1]):
@@ -261,7 +263,7 @@ def mix(keys: Any, out: Any) -> None:
         out[r] = h
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def flow_kernel(
     b: Any,
     size: Any,

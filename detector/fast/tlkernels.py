@@ -17,6 +17,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from detector.jit import CACHE
+
 GROUP_WIDTH = 7
 KEY, PACKETS, BYTES, UNBOUND, DESTINATIONS, LAST = 1, 8, 9, 10, 11, 12  # group row columns
 GROUP_COLUMNS, PAIR_COLUMNS = 13, 3  # LAST: the IPv4 pair word this group counted last
@@ -26,7 +28,7 @@ _ONE = np.uint64(1)
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=CACHE, nogil=True, inline="always")
 def finish(h: Any) -> Any:
     """MurmurHash3's 64-bit finaliser: every input bit reaches the low bits used as the index."""
     h ^= h >> np.uint64(33)
@@ -36,7 +38,7 @@ def finish(h: Any) -> Any:
     return h ^ (h >> np.uint64(33))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=CACHE, nogil=True, inline="always")
 def _add(
     groups: Any,
     pairs: Any,
@@ -101,7 +103,7 @@ def _add(
     return new_group, 0
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=CACHE, nogil=True, inline="always")
 def _add_pair(pairs: Any, pairs4: Any, mult: Any, tag: Any, hi: Any, lo: Any) -> Any:
     """Insert (group slot + 1, destination); True when it was not there."""
     if hi == V4_MARK:
@@ -126,7 +128,7 @@ def _add_pair(pairs: Any, pairs4: Any, mult: Any, tag: Any, hi: Any, lo: Any) ->
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def aggregate(
     keys: Any,
     dst: Any,
@@ -157,7 +159,7 @@ def aggregate(
     return n_groups, n_pairs, keys.shape[1]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def aggregate_columns(
     cols: Any,
     dst: Any,
@@ -206,7 +208,7 @@ def aggregate_columns(
     return n_groups, n_pairs, late, newest, cols.shape[1]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def rebuild(
     groups: Any,
     pairs: Any,

@@ -11,8 +11,10 @@ from typing import Any
 import numba
 import numpy as np
 
+from detector.jit import CACHE
 
-@numba.njit(cache=True, nogil=True)
+
+@numba.njit(cache=CACHE, nogil=True)
 def u32(b: Any, i: Any, big: Any) -> Any:
     """A 32-bit field of a record header, in the file's byte order."""
     if big:
@@ -22,7 +24,7 @@ def u32(b: Any, i: Any, big: Any) -> Any:
     return (np.int64(hi) << 24) | (np.int64(mid) << 16) | (np.int64(lo) << 8) | np.int64(last)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def walk(
     b: Any,
     end: Any,

@@ -85,9 +85,9 @@ def test_prometheus_scrapes_alert_counts_and_fires_the_rule(tmp_path: Path) -> N
             what=f"Prometheus to report {promql} = 1",
         )
         wait_for(
-            lambda: "SpoofwatchUnboundSource" in firing(prom),
+            lambda: "SpoofwatchUnboundSourceSeen" in firing(prom),
             timeout=20,
-            what="the SpoofwatchUnboundSource rule to fire",
+            what="the SpoofwatchUnboundSourceSeen rule to fire",
         )
     finally:
         prometheus.terminate()
