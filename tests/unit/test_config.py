@@ -64,3 +64,34 @@ def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text("[bindings\n")
     with pytest.raises(ConfigError, match=r"c\.toml"):
         config.load(tmp_path / "c.toml")
+
+
+def test_numba_cache_is_off_where_its_directory_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numba
+
+    from detector.jit import cache_usable
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba"), raising=False)
+    assert cache_usable() and (tmp_path / "numba").is_dir()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "/proc/spoofwatch-numba", raising=False)
+    assert not cache_usable()
+
+
+def test_the_shipped_configs_document_every_key() -> None:
+    from detector.sinks.settings import CHECKS
+
+    root = Path(__file__).resolve().parents[2] / "pipelines"
+    text = (root / "replay.toml").read_text() + (root / "live-geneve.toml").read_text()
+    documented = set()
+    section = ""
+    for line in text.splitlines():
+        line = line.lstrip("# ")
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and section:
+            documented.add(f"{section}.{line.split('=')[0].strip()}")
+    keys = {f"{s}.{k}" for s, checks in config.SECTIONS.items() for k in checks}
+    keys |= {f"sinks.{s}.{k}" for s, checks in CHECKS.items() for k in checks}
+    assert keys - documented == set()
