@@ -195,34 +195,28 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
         max_alert_keys=det.get("max_alert_keys", 100_000),
     )
     bfile = bnd.get("file") or None
-    if bfile and base is not None and not Path(bfile).is_absolute():
-        bfile = str(base / bfile)
+    bfile = _relative(bfile, base) if bfile else None
     alerts = got.get("alerts", {})
     sinks = sink_settings.parse(doc["sinks"], base) if "sinks" in doc else SinksConfig()
     run = _run(got, decode, base)
     nsx = _nsx(got["nsx"], base) if "nsx" in got else None
     timeline = _timeline(got["timeline"], base) if "timeline" in got else None
-    return Config(
-        decode,
-        policy,
-        trust,
-        engine,
-        bfile,
-        alerts.get("path", "-"),
-        run,
-        nsx,
-        timeline,
-        alerts.get("format", "jsonl"),
-        sinks,
-    )
+    path, fmt = alerts.get("path", "-"), alerts.get("format", "jsonl")
+    return Config(decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks)
+
+
+def _relative(value: str, base: Path | None) -> str:
+    """A path in the config file is relative to the file's folder."""
+    if value and base is not None and not Path(value).is_absolute():
+        return str(base / value)
+    return value
 
 
 def _timeline(t: dict[str, Any], base: Path | None) -> TimelineConfig:
     directory = t.get("directory", "")
     if not directory:
         raise ConfigError("timeline.directory: where run writes its timeline files is required")
-    if base is not None and not Path(directory).is_absolute():
-        directory = str(base / directory)
+    directory = _relative(directory, base)
     d = TimelineConfig(directory)
     return TimelineConfig(
         directory,
@@ -241,10 +235,7 @@ def _nsx(n: dict[str, Any], base: Path | None) -> NsxConfig:
         raise ConfigError("nsx: client_cert and client_key go together")
 
     def path(key: str) -> str:
-        value = str(n.get(key, ""))
-        if value and base is not None and not Path(value).is_absolute():
-            return str(base / value)
-        return value
+        return _relative(str(n.get(key, "")), base)
 
     d = NsxConfig()
     return NsxConfig(
@@ -279,8 +270,7 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
     if bool(cert) != bool(key):
         raise ConfigError("metrics: tls_cert and tls_key go together")
     state = got.get("state", {}).get("path", "")
-    if state and base is not None and not Path(state).is_absolute():
-        state = str(base / state)
+    state = _relative(state, base)
     log = got.get("logging", {})
     ports = " or ".join(f"udp dst port {p}" for p in sorted(tunnel_ports))
     default_bpf = f"({ports} or ip proto 47 or ip6 proto 47) or (vlan and ({ports} or ip proto 47))"

@@ -1,4 +1,4 @@
-"""Where alerts go: JSON lines to a file or standard output (Alertmanager and syslog join later)."""
+"""Where alerts go: a file (JSON lines, ECS, text) and network sinks (Alertmanager, syslog)."""
 
 from __future__ import annotations
 

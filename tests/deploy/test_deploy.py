@@ -74,3 +74,18 @@ def test_systemd_unit_is_least_privilege() -> None:
     assert settings["ProtectSystem"] == "strict"
     assert "spoofwatch run --config" in settings["ExecStart"]
     assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_unit_hardening_score_stays_at_most_2() -> None:
+    unit = DEPLOY / "systemd" / "spoofwatch.service"
+    out = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--threshold=20", str(unit)],
+        capture_output=True,
+        text=True,
+    )
+    if "--offline" in out.stderr and "unrecognized" in out.stderr:
+        pytest.skip("systemd-analyze older than 250 has no --offline")
+    score = re.search(r"Overall exposure level for spoofwatch.service: ([\d.]+)", out.stdout)
+    assert score is not None, out.stdout[-500:] + out.stderr
+    assert float(score.group(1)) <= 2.0 and out.returncode == 0, score.group(0)
