@@ -71,6 +71,9 @@ def image() -> Iterator[dict[str, Any]]:
     bundle = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
     if bundle:  # behind a TLS-intercepting proxy, pip inside the build needs its CA
         args += ["--build-arg", f"PIP_CERT={bundle}", "-v", f"{bundle}:{bundle}:ro"]
+    cache = Path.home() / ".cache" / "pip"
+    if cache.is_dir():  # the wheels `make` already fetched for the virtualenv
+        args += ["-v", f"{cache}:/root/.cache/pip"]
     podman(*args, "-f", str(CONTAINERFILE), "-t", IMAGE, str(ROOT))
     yield json.loads(podman("image", "inspect", IMAGE).stdout)[0]
 
