@@ -9,6 +9,7 @@ The checks here mirror the exact decoder's; tests/unit/fast/test_packets.py hold
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from typing import Any, NamedTuple
@@ -59,6 +60,11 @@ class Columns(NamedTuple):
 _KERNEL: Any = None
 
 
+# Keys the settled-key hash (kernels.mix): random per process, passed as an argument (numba's
+# cache would freeze a global), so a hostile mirror cannot aim keys at one slot of the table.
+HASH_SEED = np.uint64(int.from_bytes(os.urandom(8), "little"))
+
+
 def kernels() -> Any:
     """The numba kernels module, imported on first use (loading it compiles or reads a cache)."""
     global _KERNEL
@@ -107,5 +113,5 @@ def decode(
         unicast,
         *dst,
     )
-    jit.mix(keys, hashes)
+    jit.mix(keys, hashes, HASH_SEED)
     return Columns(keys, hashes, dst)

@@ -122,7 +122,7 @@ def keys(fs: FlowSet, learn: bool, cache: Table) -> FlowKeys | None:
     hashes = np.empty(n, dtype=np.uint64)
     cached = np.zeros(n, dtype=np.bool_)
     misses = col.kernels().flow_kernel(
-        data, fs.size, n, *where, code, *exporter, matrix, hashes, *cache, cached
+        data, fs.size, n, *where, code, *exporter, matrix, hashes, *cache, cached, col.HASH_SEED
     )
     return FlowKeys(matrix, hashes, cached, int(misses))
 

@@ -254,13 +254,17 @@ def insert(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any) -> Any:
 
 
 @numba.njit(cache=CACHE, nogil=True)
-def mix(keys: Any, out: Any) -> None:
-    """The 64-bit hash of each key column: port id, then the other fields mixed in."""
+def mix(keys: Any, out: Any, seed: Any) -> None:
+    """The 64-bit hash of each key column, keyed by a per-process random `seed`: every round
+    folds the high bits down, so the table's index (the low bits) depends on every bit of every
+    field, and without the seed no one can choose keys that pile onto one slot."""
     for r in range(keys.shape[1]):
-        h = (keys[2, r] << np.uint64(16)) ^ (keys[1, r] * np.uint64(4) + keys[0, r])
+        h = seed ^ (keys[2, r] << np.uint64(16)) ^ (keys[1, r] * np.uint64(4) + keys[0, r])
         for c in range(3, 9):
-            h = (h * np.uint64(0x9E3779B97F4A7C15)) ^ keys[c, r]
-        out[r] = h
+            h = (h ^ keys[c, r]) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(29)
+        h = (h ^ (h >> np.uint64(32))) * np.uint64(0xD6E8FEB86659FD93)
+        out[r] = h ^ (h >> np.uint64(32))
 
 
 @numba.njit(cache=CACHE, nogil=True)
@@ -282,6 +286,7 @@ def flow_kernel(
     tab_k: Any,
     used: Any,
     cached: Any,
+    seed: Any,
 ) -> Any:
     """IPFIX records (RFC 7011) to key columns and their hashes (code 0 rows: the exact path);
     mark the rows whose key the settled-key table holds, and return how many others it lacks."""
@@ -306,7 +311,7 @@ def flow_kernel(
         keys[7, r] = outer_lo
         if dst_off >= 0:
             keys[8, r] = not b[base + dst_off] & 1
-    mix(keys, hashes)
+    mix(keys, hashes, seed)
     misses = 0
     for r in range(n):
         if keys[3, r] != 0:

@@ -12,7 +12,7 @@ bindings by capture time, so they always take the exact path.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ from detector.detectors.engine import Engine
 from detector.fast import columns as col
 from detector.fast import flowcols
 from detector.fast.flows import FlowPath
+from detector.fast.settled import Settled, port_ids
 from detector.fast.timeline import Timeline, frame_source
 from detector.model import Alert, Frame, PortKey, RecordBatch
 
@@ -29,70 +30,19 @@ if TYPE_CHECKING:
     from detector.fast.columns import Columns
 
 MIN_BATCH = 256  # smaller batches are not worth the column pass
-
-
-class _Settled:
-    """Keys known to be settled, in an open-addressing hash table probed by a numba kernel.
-
-    Every probe compares the full key, so a hash collision can never settle a frame under
-    another frame's key. Under trust on first use a settled key stays settled until its port
-    moves to another tunnel endpoint; then the table is rebuilt without that port.
-    """
-
-    LIMIT = 1 << 20  # keys; past it the cache starts over (memory stays bounded)
-
-    def __init__(self, capacity: int = 1 << 14) -> None:
-        self.used = np.zeros(capacity, dtype=np.bool_)
-        self.hashes = np.zeros(capacity, dtype=np.uint64)
-        self.keys = np.zeros((capacity, 9), dtype=np.uint64)
-        self.count = 0
-
-    def lookup(
-        self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], want: npt.NDArray[np.bool_]
-    ) -> npt.NDArray[np.bool_]:
-        out = np.zeros(len(h), dtype=np.bool_)
-        if self.count:
-            jit().probe(self.hashes, self.keys, self.used, h, keys, want, out)
-        return out
-
-    def add(self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> None:
-        if self.count + len(h) > self.LIMIT:
-            self.__init__()  # type: ignore[misc]
-        while 2 * (self.count + len(h)) > len(self.used):
-            self._rebuild(len(self.used) * 2)
-        self.count += int(jit().insert(self.hashes, self.keys, self.used, h, keys))
-
-    def forget(self, ports: npt.NDArray[np.uint64]) -> None:
-        """Drop the keys of ports that moved (port id = encap, VNI and MAC mixed)."""
-        if self.count:
-            self._rebuild(len(self.used), drop=ports)
-
-    def _rebuild(self, capacity: int, drop: npt.NDArray[np.uint64] | None = None) -> None:
-        rows = np.flatnonzero(self.used)
-        h, keys = self.hashes[rows], self.keys[rows].T.copy()
-        if drop is not None:
-            keep = ~np.isin(_port_ids(tuple(keys[:3])), drop)
-            h, keys = h[keep], keys[:, keep].copy()
-        self.__init__(capacity)  # type: ignore[misc]
-        if len(h):
-            self.count = int(jit().insert(self.hashes, self.keys, self.used, h, keys))
-
-
-def jit() -> Any:
-    return col.kernels()
-
-
-def _port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
-    encap, vni, mac = fields[0], fields[1], fields[2]
-    ids = (mac.astype(np.uint64) << np.uint64(16)) ^ (vni.astype(np.uint64) * np.uint64(4) + encap)
-    return np.asarray(ids, dtype=np.uint64)
+# A port that moves twice within FLAP_NS (a MAC clone behind two tunnel endpoints) keeps its
+# keys out of the settled cache for HOLD_NS of capture time: its frames take the exact path
+# and its moves cost no rebuild of the cache. A single move (vMotion) is cached again at once.
+FLAP_NS = 10 * 1_000_000_000
+HOLD_NS = 60 * 1_000_000_000
+MOVERS = 65_536  # ports remembered for that (the oldest forgotten first)
 
 
 class _PortIndex:
     """The frames of a batch grouped by port, to find one port's frames quickly."""
 
     def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
-        self.ports = _port_ids(tuple(keys[:3]))
+        self.ports = port_ids(tuple(keys[:3]))
         self.order = np.argsort(self.ports, kind="stable")
         self.sorted = self.ports[self.order]
 
@@ -116,13 +66,17 @@ class BatchPath:
             col.port_mask(cfg.vxlan_ports),
             col.port_mask(tunnels),
         )
-        self.settled = _Settled()
+        self.settled = Settled()
         engine.table.track_changes()
         self.enabled = (
             engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
         )
         decoder.collect_sets = True  # IPFIX data sets come whole, judged by self.flows
         self.flows = FlowPath(decoder, engine, self.settled, self._check)
+        self.now_ns = 0  # capture time of the batch in hand
+        self.last_move: dict[int, int] = {}  # port id -> when it last moved
+        self.held: dict[int, int] = {}  # flapping port id -> until when it stays uncached
+        self.flapping = 0  # moves of ports that moved twice within FLAP_NS
 
     def warm(self) -> None:
         """Load the compiled kernels now (a daemon must not stall on its first busy batch)."""
@@ -139,12 +93,14 @@ class BatchPath:
         flowcols.warm()
         if self.timeline is not None:
             Timeline.warm()
-        scratch = _Settled(16)
+        scratch = Settled(16)
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
 
     def process(self, batch: RecordBatch) -> list[Alert]:
         """Return the alerts of one batch, in capture order."""
+        if len(batch):
+            self.now_ns = int(batch.ts_ns[-1])
         self._apply(self.engine.table.drain_changes())
         self.decoder.stats.cut += int(np.count_nonzero(batch.caplens < batch.origlens))
         if not self.enabled or len(batch) < MIN_BATCH:
@@ -224,10 +180,35 @@ class BatchPath:
         """Forget the cached keys of ports that moved; say whether any did."""
         moved = _ids(p for p, m in changes if m)
         if len(moved):
+            self._note_moves(moved)
             self.settled.forget(moved)
         if any(m for _, m in changes):
             self.flows.forget()
         return bool(len(moved))
+
+    def _note_moves(self, moved: npt.NDArray[np.uint64]) -> None:
+        now = self.now_ns
+        for pid in moved.tolist():
+            last = self.last_move.pop(pid, None)
+            self.last_move[pid] = now
+            if last is not None and now - last < FLAP_NS:
+                self.held.pop(pid, None)
+                self.held[pid] = now + HOLD_NS
+                self.flapping += 1
+        for memory in (self.last_move, self.held):
+            while len(memory) > MOVERS:
+                memory.pop(next(iter(memory)))
+
+    def _cacheable(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """Which keys may enter the settled cache: not those of a flapping port."""
+        ok = np.ones(keys.shape[1], dtype=np.bool_)
+        if self.held:
+            now = self.now_ns
+            for pid in [p for p, until in self.held.items() if until <= now]:
+                del self.held[pid]
+            held = np.fromiter(self.held, dtype=np.uint64, count=len(self.held))
+            ok &= ~np.isin(port_ids(tuple(keys[:3])), held)
+        return ok
 
     def _count(self, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
         n = int(settled.sum())
@@ -265,8 +246,9 @@ class BatchPath:
         verdict = np.array([self._settles(k) for k in keys[:, reps].T.tolist()], dtype=np.bool_)
         same = (keys[:, miss] == keys[:, reps][:, inverse]).all(axis=0)  # no collision settles
         ok[miss] = verdict[inverse] & same
-        if verdict.any():
-            self.settled.add(h[reps][verdict], np.ascontiguousarray(keys[:, reps][:, verdict]))
+        cache = verdict & self._cacheable(keys[:, reps])
+        if cache.any():
+            self.settled.add(h[reps][cache], np.ascontiguousarray(keys[:, reps][:, cache]))
         return ok
 
     def _settles(self, key: list[int]) -> bool:
