@@ -165,11 +165,15 @@ class BatchPath:
             if index is None:  # the first change in this batch: index its frames by port
                 index = _PortIndex(keys)
             if self._apply(changes):  # a move: frames of that port after i are unsettled
-                moved = _ids(p for p, m in changes if m)
-                later = np.flatnonzero(np.isin(index.ports[i + 1 :], moved)) + i + 1
-                settled[later] = False
-                todo = todo[:k] + sorted(set(todo[k:]) | set(later.tolist()))
+                later = [index.frames(pid) for pid in _ids(p for p, m in changes if m)]
+                back = np.concatenate(later)
+                back = back[(back > i) & settled[back]]  # only those settled must go back
+                if len(back):
+                    settled[back] = False
+                    todo = todo[:k] + sorted(set(todo[k:]) | set(back.tolist()))
             for pid in _ids(p for p, _ in changes):
+                if pid in self.held:
+                    continue  # a flapping port: its later frames take the exact path anyway
                 idx = index.frames(pid)
                 idx = idx[(idx > i) & candidate[idx] & ~settled[idx]]
                 if len(idx):
