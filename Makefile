@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: demo test lint bench fuzz samples clean
+.PHONY: demo test lint bench fuzz soak samples clean
 
 $(BIN)/spoofwatch: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -60,6 +60,12 @@ FUZZ_SECONDS ?= 300
 fuzz: $(BIN)/spoofwatch
 	$(BIN)/pip install -q atheris
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m tests.fuzz.run
+
+# A flood soak of `spoofwatch run` on a veth pair (root): SOAK_SECONDS, traffic at SOAK_PPS.
+SOAK_SECONDS ?= 600
+SOAK_PPS ?= 20000
+soak: $(BIN)/spoofwatch .sysdeps
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_PPS=$(SOAK_PPS) $(BIN)/python bench/soak.py
 
 samples: $(BIN)/spoofwatch
 	$(BIN)/python pcaps/make_pcaps.py

@@ -25,6 +25,7 @@ class Observation:
     learned: tuple[LearnResult, ...]
     previous_endpoint: str | None  # the tunnel endpoint this port was seen behind before
     gateway: bool  # the source MAC belongs to a router (it forwards foreign sources)
+    tracked: bool = True  # False: the table was full; its table-full alert speaks for the port
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,8 @@ class Engine:
         learned = learn(self.table, self.ctx.trust, frame, port, evidence) if tracked else ()
         if any(r.outcome is Outcome.TABLE_FULL for r in learned):  # a DHCP client's port
             findings.append(self._table_full())
-        obs = Observation(frame, port, evidence, learned, previous, self.ctx.trust.is_gateway(mac))
+        gateway = self.ctx.trust.is_gateway(mac)
+        obs = Observation(frame, port, evidence, learned, previous, gateway, tracked)
         for detector in self.detectors:
             findings.extend(detector.inspect(obs, self.ctx))
         if tracked and frame.outer_src and is_unicast(frame.dst_mac):
@@ -150,7 +151,11 @@ class Engine:
             return self._build(f, obs, port, tally.count, tally.first.first_seen_ns)
         alert = self._build(f, obs, port, 1, now)
         if len(self.tallies) >= self.config.max_alert_keys:
-            self.tallies.pop(next(iter(self.tallies)))
+            oldest = next(iter(self.tallies))
+            if oldest[0] is AlertKind.TABLE_FULL:  # raised once a run: never forgotten
+                self.tallies[oldest] = self.tallies.pop(oldest)
+                oldest = next(iter(self.tallies))
+            self.tallies.pop(oldest)
             self.stats.frames["alert-keys-evicted"] += 1
         self.tallies[key] = _Tally(1, now, alert)
         return alert

@@ -22,8 +22,8 @@ class UnboundSource:
 
     def inspect(self, obs: Observation, ctx: Context) -> list[Finding]:
         src = obs.frame.src_ip
-        if src is None or src in EXEMPT_SOURCES or obs.gateway:
-            return []
+        if src is None or src in EXEMPT_SOURCES or obs.gateway or not obs.tracked:
+            return []  # an untracked port (the table is full) has no bindings to judge by
         if not ctx.strict and not ctx.table.has_family(obs.port, ":" in src):
             return []  # unlearned_port reports this: an IPv4 binding says nothing of IPv6
         if ctx.table.is_bound(obs.port, src, obs.evidence.ts_ns):

@@ -14,7 +14,7 @@ class UnlearnedPort:
 
     def inspect(self, obs: Observation, ctx: Context) -> list[Finding]:
         src = obs.frame.src_ip
-        if src is None or src in EXEMPT_SOURCES or obs.gateway or ctx.strict:
+        if src is None or src in EXEMPT_SOURCES or obs.gateway or ctx.strict or not obs.tracked:
             return []
         ipv6 = ":" in src
         if ctx.table.has_family(obs.port, ipv6):

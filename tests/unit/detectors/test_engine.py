@@ -43,6 +43,21 @@ def test_mac_flood_is_capped_counted_and_alerted_once() -> None:
     assert kinds.count(AlertKind.TABLE_FULL) == 1
 
 
+def test_a_flood_of_new_ports_past_the_cap_is_one_alert_not_a_storm() -> None:
+    """IP from new MACs once the table is full: no unlearned-port or unbound-source alert per
+    untracked MAC, and the table-full alert survives the eviction of old alert keys."""
+    engine = Engine(
+        BindingTable(BindingPolicy(max_ports=100)), config=EngineConfig(max_alert_keys=50)
+    )
+    kinds = []
+    for i in range(5000):
+        mac = f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}"
+        kinds += [a.kind for a in engine.process(frame(mac, f"10.{i >> 8}.{i & 0xFF}.1"), "t")]
+    assert kinds.count(AlertKind.TABLE_FULL) == 1
+    assert kinds.count(AlertKind.UNLEARNED_PORT) == 100  # the tracked ports only
+    assert engine.stats.findings[AlertKind.TABLE_FULL] == 4900
+
+
 def test_alert_once_then_realert_after_interval() -> None:
     engine = Engine(BindingTable(), config=EngineConfig(realert_ns=60 * NS))
     mac = "00:50:56:a1:00:01"
