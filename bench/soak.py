@@ -97,13 +97,19 @@ class Sampler(threading.Thread):
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
 
-def wait_drained(sampler: Sampler, limit: float = 300) -> float:
-    """Wait until the packets counter stands still for 2 s (the socket's backlog is read)."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        recent = [r.get("packets_total") for r in sampler.rows[-3:]]
-        if len(recent) == 3 and recent[0] == recent[-1]:
-            break
+def backlog() -> int:
+    """Bytes waiting in the receive queue of the packet socket on the capture interface
+    (/proc/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode)."""
+    index = Path(f"/sys/class/net/{OUTSIDE}/ifindex").read_text().strip()
+    rows = [ln.split() for ln in Path("/proc/net/packet").read_text().splitlines()[1:]]
+    return sum(int(r[6]) for r in rows if len(r) > 6 and r[4] == index)
+
+
+def wait_drained(limit: float = 300) -> float:
+    """Wait until the socket's backlog is read (an empty queue twice, 0.5 s apart)."""
+    started, empty = time.monotonic(), 0
+    while time.monotonic() - started < limit and empty < 2:
+        empty = empty + 1 if backlog() == 0 else 0
         time.sleep(0.5)
     return time.monotonic() - started
 
@@ -175,7 +181,7 @@ def main() -> int:
                         hup = time.monotonic() + 5
                     worker.join(0.5)
             rounds += 1
-        drained = wait_drained(sampler)
+        drained = wait_drained()
         before = len(alert_lines(alerts))
         sent = time.monotonic()
         offer(traffic["spoof"], 1000)
@@ -193,8 +199,10 @@ def main() -> int:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    print(f"soak: the backlog took {drained:.0f} s to read after the traffic stopped")
-    return report(sampler, alerts, latency, rounds, seconds, pps, daemon.returncode)
+    print(f"soak: the socket's backlog took {drained:.0f} s to read after the traffic stopped")
+    code = report(sampler, alerts, latency, rounds, seconds, pps, daemon.returncode)
+    clone_cost()
+    return code
 
 
 def report(
@@ -286,5 +294,53 @@ def plot(rows: list[dict[str, float]]) -> None:
     fig.savefig(OUT / "soak-rss.png")
 
 
+def clone_cost(every: int = 20) -> None:
+    """What a flapping clone costs the other ports: replay the 50k-packet benchmark slice alone,
+    then with a clone frame after every `every` frames, and compare the others' rate."""
+    import struct
+
+    from detector.config import Config
+    from detector.pipeline import Pipeline
+    from detector.sinks.jsonl import JsonlSink
+
+    base = OUT / "bench-50k.pcap"
+    if not base.exists():
+        subprocess.run([sys.executable, ROOT / "bench" / "gen.py", base, "50000"], check=True)
+    data = base.read_bytes()
+    records, off = [], 24
+    while off < len(data):
+        n = struct.unpack_from("<I", data, off + 8)[0]
+        records.append(data[off : off + 16 + n])
+        off += 16 + n
+    clones = [bytes(f) for f in soak_traffic.clone(len(records) // every + 1)]
+    mixed = [data[:24]]
+    for i, rec in enumerate(records):
+        mixed.append(rec)
+        if i % every == every - 1:
+            frame = clones[i // every]
+            mixed.append(rec[:8] + struct.pack("<II", len(frame), len(frame)) + frame)
+    (OUT / "bench-50k-clone.pcap").write_bytes(b"".join(mixed))
+
+    def rate(path: Path) -> float:
+        best = 0.0
+        for _ in range(5):
+            pipeline = Pipeline(Config(), JsonlSink(os.devnull))
+            started = time.perf_counter()
+            pipeline.replay([str(path)])
+            best = max(best, len(records) / (time.perf_counter() - started))
+        return best
+
+    rate(base)  # compile and warm
+    alone, with_clone = rate(base), rate(OUT / "bench-50k-clone.pcap")
+    print(
+        f"clone cost: the other ports' {len(records):,} frames at {alone:,.0f}/s alone,"
+        f" {with_clone:,.0f}/s with a flapping clone frame after every {every}"
+        f" ({with_clone / alone:.0%}); best of 5"
+    )
+
+
 if __name__ == "__main__":
+    if "--clone-cost" in sys.argv:
+        clone_cost()
+        sys.exit(0)
     sys.exit(main())

@@ -179,7 +179,28 @@ def seeds(name: str) -> list[bytes]:
         out = [message(ipfix_set(2, TEMPLATE)) + b"\xff\xfe\xfd" + message(data, seq=1)]
     elif name == "nsx_snapshot":
         out = [json.dumps(SNAPSHOT).encode()]
+    elif name == "timeline":
+        out = [_sample_timeline()]
     return out or [b""]
+
+
+def _sample_timeline() -> bytes:
+    """A real timeline: the incident sample replayed with --timeline, as Parquet bytes."""
+    import tempfile
+
+    from detector.config import Config
+    from detector.fast.timeline import Timeline
+    from detector.pipeline import Pipeline
+    from detector.sinks.timeline import TimelineWriter
+    from tests.conftest import PCAPS, MemorySink
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "timeline.parquet"
+        writer = TimelineWriter(str(path), 1.0)
+        pipeline = Pipeline(Config(), MemorySink(), timeline=Timeline(writer.write, 1.0))
+        report = pipeline.replay([str(PCAPS / "geneve-incident.pcap")])
+        writer.close(pipeline.timeline_meta(report.captures))
+        return path.read_bytes()
 
 
 SNAPSHOT = {
