@@ -255,9 +255,7 @@ def insert(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any) -> Any:
 
 @numba.njit(cache=CACHE, nogil=True)
 def mix(keys: Any, out: Any, seed: Any) -> None:
-    """The 64-bit hash of each key column, keyed by a per-process random `seed`: every round
-    folds the high bits down, so the table's index (the low bits) depends on every bit of every
-    field, and without the seed no one can choose keys that pile onto one slot."""
+    """Each key column's 64-bit hash, keyed by a random `seed`; high bits fold down each round."""
     for r in range(keys.shape[1]):
         h = seed ^ (keys[2, r] << np.uint64(16)) ^ (keys[1, r] * np.uint64(4) + keys[0, r])
         for c in range(3, 9):
