@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 from collections import Counter
@@ -19,8 +18,6 @@ from detector.sinks.jsonl import JsonlSink
 from detector.sinks.settings import SinksConfig
 from detector.sinks.syslog import SyslogSink
 from detector.sinks.text import TextSink
-
-log = logging.getLogger("spoofwatch")
 
 
 class NetworkSink(Sink, Protocol):
