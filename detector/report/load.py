@@ -146,8 +146,12 @@ def _bound(bindings: Any) -> Any:
     one = lengths == 1
     out[one] = address[offsets[:-1][one]]
     out[out == None] = ""  # noqa: E711 - a binding without an address: elementwise, not identity
-    for i in np.flatnonzero(lengths > 1):
-        out[i] = " ".join(str(a) for a in address[offsets[i] : offsets[i + 1]] if a)
+    spaced = pc.match_substring_regex(pc.struct_field(bindings.values, "address"), r"\s")
+    rows = np.searchsorted(offsets, np.flatnonzero(spaced.fill_null(False).to_numpy()), "right")
+    for i in np.union1d(np.flatnonzero(lengths > 1), rows - 1):  # joined, or odd whitespace
+        out[i] = " ".join(
+            " ".join(str(a) for a in address[offsets[i] : offsets[i + 1]] if a).split()
+        )
     return out
 
 
@@ -265,7 +269,7 @@ def timeline(path: str) -> tuple[pd.DataFrame, dict[str, Any]]:
             frame = f.read().to_pandas()
     except OSError as exc:
         raise ReportError(f"cannot read the timeline {path}: {exc}") from exc
-    except (ValueError, KeyError) as exc:  # pyarrow's and pandas' "not this format" errors
+    except (ValueError, KeyError, TypeError, IndexError, NotImplementedError) as exc:
         raise ReportError(f"{path}: not a readable timeline ({exc})") from exc
     missing = [c for c in TIMELINE_NAMES if c not in frame.columns]
     if missing:
