@@ -23,6 +23,11 @@ AlertKey = tuple[AlertKind, PortKey, str | None]
 TABLE_PORT = PortKey("*", "*")
 
 
+def alert_key(kind: AlertKind, port: PortKey, address: str | None, key: str | None) -> AlertKey:
+    """What an alert is deduplicated on: (kind, port, key), else (kind, port, address)."""
+    return (kind, port, address if key is None else key)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Which detectors run and how alerts are attributed and repeated."""
@@ -139,7 +144,7 @@ class Engine:
     def _alert(self, f: Finding, obs: Observation) -> Alert | None:
         self.stats.findings[f.kind] += 1
         port = TABLE_PORT if f.kind is AlertKind.TABLE_FULL else obs.port
-        key: AlertKey = (f.kind, port, f.address if f.key is None else f.key)
+        key = alert_key(f.kind, port, f.address, f.key)
         now = obs.evidence.ts_ns
         tally = self.tallies.get(key)
         if tally is not None:
@@ -183,7 +188,5 @@ class Engine:
     def packets(self, alert: Alert) -> int:
         """Packets seen so far behind an alert's key (0 once the key was evicted): a sink that
         keeps alerts active (Alertmanager) reads it to know whether the source still sends."""
-        tally = self.tallies.get(
-            (alert.kind, alert.port, alert.src_ip if alert.key is None else alert.key)
-        )
+        tally = self.tallies.get(alert_key(alert.kind, alert.port, alert.src_ip, alert.key))
         return tally.count if tally is not None else 0

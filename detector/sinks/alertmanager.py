@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +15,16 @@ from typing import Any
 import httpx
 
 from detector.model import Alert, rfc3339
-from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, Backoff, Burst, SinkStats, Worker
+from detector.sinks.delivery import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    Backoff,
+    Burst,
+    SinkStats,
+    Worker,
+    tls_context,
+)
 from detector.sinks.jsonl import alert_to_dict
 
 CHUNK = 500  # alerts per POST
@@ -121,7 +129,7 @@ class AlertmanagerSink:
         self.bursts = {url: Burst(f"alertmanager {url}") for url in config.urls}
         self.http = httpx.Client(
             headers={"Content-Type": "application/json", **_auth(config)},
-            verify=_tls(config),
+            verify=tls_context(config.ca_file, config.verify_tls),
             timeout=config.timeout_seconds,
         )
         self.worker = Worker(self.name, self.deliver, tick=1.0)
@@ -249,11 +257,3 @@ def _auth(config: AlertmanagerConfig) -> dict[str, str]:
         token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
         return {"Authorization": "Basic " + token}
     return {}
-
-
-def _tls(config: AlertmanagerConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=config.ca_file or None)
-    if not config.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context

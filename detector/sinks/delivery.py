@@ -4,6 +4,7 @@ worker thread so that delivery never blocks detection."""
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -68,6 +69,18 @@ class Backoff:
 
     def reset(self) -> None:
         self.delay = 0.0
+
+
+def tls_context(ca_file: str, verify: bool, cert: str = "", key: str = "") -> ssl.SSLContext:
+    """A TLS client context: the CA file (else the system's), an optional client certificate,
+    and verification unless turned off."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if cert:
+        context.load_cert_chain(cert, key or None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class Worker:

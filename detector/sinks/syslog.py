@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detector.model import Alert, Severity
-from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, Backoff, Burst, SinkStats, Worker
+from detector.sinks.delivery import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    Backoff,
+    Burst,
+    SinkStats,
+    Worker,
+    tls_context,
+)
 from detector.sinks.jsonl import alert_to_dict
 
 # RFC 5424 §6.2.1: facility names and numbers; severities 2 critical, 4 warning, 6 informational.
@@ -80,7 +89,10 @@ class SyslogSink:
         self.backoff = Backoff()
         self.retry_at = 0.0
         self.burst = Burst(f"syslog {config.protocol}://{config.address[0]}:{config.address[1]}")
-        self.tls = _tls(config) if config.protocol == "tls" else None
+        self.tls = None
+        if config.protocol == "tls":
+            c = config
+            self.tls = tls_context(c.ca_file, c.verify_tls, c.client_cert, c.client_key)
         self.worker = Worker(self.name, self.deliver, tick=0.5)
 
     def emit(self, alerts: Sequence[Alert]) -> None:
@@ -176,13 +188,3 @@ def _peer_closed(sock: socket.socket) -> bool:
         return sock.recv(1, socket.MSG_PEEK) == b""
     except OSError:
         return True
-
-
-def _tls(config: SyslogConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=config.ca_file or None)
-    if config.client_cert:
-        context.load_cert_chain(config.client_cert, config.client_key or None)
-    if not config.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
