@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from detector import validate as v
+from detector.behaviour import settings as anomaly
 from detector.bindings.learn import DEFAULT_GATEWAY_MACS, MacPattern, TrustPolicy
 from detector.bindings.table import BindingPolicy
 from detector.decoders import DecodeConfig
@@ -68,6 +69,7 @@ class Config:
     timeline: TimelineConfig | None = None  # no [timeline] section: run keeps none
     alerts_format: str = "jsonl"  # the alerts file: jsonl (the contract), ecs or text
     sinks: SinksConfig = field(default_factory=SinksConfig)  # [sinks.*]: network sinks
+    anomaly: anomaly.AnomalyConfig | None = None  # no [anomaly] model: no behaviour scoring
 
 
 SECTIONS: dict[str, dict[str, v.Check]] = {
@@ -131,6 +133,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "rotate_seconds": v.integer(10, 86400),
         "max_mb": v.integer(1, 10_000_000),
     },
+    "anomaly": anomaly.CHECKS,
     "logging": {
         "format": v.choice("text", "json"),
         "level": v.choice("debug", "info", "warning", "error"),
@@ -202,7 +205,10 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     nsx = _nsx(got["nsx"], base) if "nsx" in got else None
     timeline = _timeline(got["timeline"], base) if "timeline" in got else None
     path, fmt = alerts.get("path", "-"), alerts.get("format", "jsonl")
-    return Config(decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks)
+    behaviour = anomaly.parse(got.get("anomaly", {}), base)
+    return Config(
+        decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks, behaviour
+    )
 
 
 def _relative(value: str, base: Path | None) -> str:

@@ -166,6 +166,16 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Timeline files deleted to keep the directory under timeline.max_mb.",
         (),
     ),
+    "spoofwatch_anomaly_windows_scored_total": (
+        "counter",
+        "Port windows the behaviour model scored ([anomaly]); alerts are by kind anomaly.",
+        (),
+    ),
+    "spoofwatch_anomaly_early_closes_total": (
+        "counter",
+        "Times the open behaviour windows hit their cap (a flood) and were closed early.",
+        (),
+    ),
 }
 NSX_GAUGES = {
     "last_success": "spoofwatch_nsx_last_success_timestamp_seconds",
@@ -288,6 +298,9 @@ class PipelineCollector(Collector):
             fams["spoofwatch_timeline_early_writes_total"].add_metric([], tl.splits)
             deleted = self.run.timeline_deleted or 0
             fams["spoofwatch_timeline_files_deleted_total"].add_metric([], deleted)
+        if p.anomaly is not None and p.windows is not None:
+            fams["spoofwatch_anomaly_windows_scored_total"].add_metric([], p.anomaly.scored)
+            fams["spoofwatch_anomaly_early_closes_total"].add_metric([], p.windows.splits)
         yield from fams.values()
 
 

@@ -126,6 +126,8 @@ class Frame:
     src_ip: str | None
     dst_ip: str | None
     ip_proto: int | None
+    dst_port: int | None = None  # TCP or UDP destination port of the innermost packet
+    tcp_flags: int = 0  # its TCP flags (RFC 9293 §3.1), 0 for other protocols
     session: int | None = None  # ERSPAN session id
     mirror_vlan: int | None = None  # VLAN recorded in an ERSPAN header
     oam: bool = False  # a Geneve OAM packet: tunnel control traffic, not a VM's
@@ -135,6 +137,29 @@ class Frame:
     arp: Arp | None = None
     nd: Nd | None = None
     dhcp: Dhcp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRows:
+    """What ports sent per behaviour window: one row per (port, window), counts as columns."""
+
+    source: str  # the capture or interface the rows came from, for the alerts' evidence
+    segment: tuple[str, ...]
+    vni: tuple[int | None, ...]
+    mac: npt.NDArray[np.uint64]
+    start_ns: npt.NDArray[np.int64]  # the window's start
+    first_packet: npt.NDArray[np.int64]  # the port's first packet in the window
+    first_ts_ns: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]  # (rows, len(WINDOW_COUNTS))
+
+    def __len__(self) -> int:
+        return len(self.mac)
+
+
+WINDOW_COUNTS = (
+    "packets", "bytes", "syn", "arp_requests", "nd_messages", "dhcp_messages", "group",
+    "dst_ips", "dst_ports", "arp_targets", "dhcp_clients", "new_peers",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -180,6 +205,7 @@ class AlertKind(StrEnum):
     MAC_MOVE = "mac-move"  # the same MAC behind another tunnel endpoint
     ROGUE_DHCP = "rogue-dhcp"  # DHCP OFFER/ACK from a port not configured as a server
     TABLE_FULL = "table-full"  # the binding table reached its port cap
+    ANOMALY = "anomaly"  # a port's window of traffic is unlike the behaviour model's baseline
 
 
 @dataclass(frozen=True, slots=True)

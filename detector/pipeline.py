@@ -8,14 +8,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector.behaviour import modelfile
+from detector.behaviour.settings import AnomalyConfig
 from detector.bindings import manual, nsx
 from detector.bindings.table import BindingTable
 from detector.config import Config
 from detector.decoders import Decoder
+from detector.detectors.anomaly import Anomaly
 from detector.detectors.engine import Engine
-from detector.errors import CaptureError
+from detector.errors import CaptureError, ConfigError
 from detector.fast.packets import BatchPath
 from detector.fast.timeline import Timeline
+from detector.fast.windows import Windows
 from detector.model import DecodeStats
 from detector.nsx import realized
 from detector.sinks import Sink
@@ -44,6 +48,7 @@ class Pipeline:
         sink: Sink,
         nsx_snapshot: dict[str, Any] | None = None,
         timeline: Timeline | None = None,
+        windows: Windows | None = None,
     ):
         self.config = config
         self.sink = sink
@@ -57,7 +62,28 @@ class Pipeline:
             self.import_nsx(nsx_snapshot)
         self.engine = Engine(self.table, config.trust, config.engine)
         self.timeline = timeline
-        self.batches = BatchPath(self.decoder, self.engine, timeline)
+        self.anomaly: Anomaly | None = None
+        self.windows = windows
+        if config.anomaly is not None:
+            self.windows = self._behaviour(config.anomaly)
+        self.batches = BatchPath(self.decoder, self.engine, timeline, self.windows)
+
+    def _behaviour(self, settings: AnomalyConfig) -> Windows:
+        """The anomaly detector and the windows it scores (ConfigError for an unusable model)."""
+        model = modelfile.load(settings.model)
+        wanted = settings.window_seconds
+        if wanted is not None and wanted != model.window_seconds:
+            raise ConfigError(
+                f"anomaly.window_seconds = {wanted:g}, but the model {settings.model} was trained"
+                f" on {model.window_seconds:g} s windows: drop the key, or train a model with"
+                f" `spoofwatch model train --window {wanted:g}`"
+            )
+        self.anomaly = Anomaly(model, self.table, self.engine.stats, settings.threshold)
+        return Windows(
+            self.anomaly.judge,
+            model.window_seconds,
+            peers=(model.peer_segments, model.peers),
+        )
 
     def import_nsx(self, snapshot: dict[str, Any]) -> nsx.Imported:
         """Make NSX's realized bindings the truth for the ports NSX knows."""
@@ -83,6 +109,9 @@ class Pipeline:
                 report.failures.append(str(exc))
         if self.timeline is not None:
             self.timeline.close()
+        if self.windows is not None:
+            self.windows.close()
+            self.sink.emit(self.windows.take_alerts())
         report.seconds = time.perf_counter() - started
         return report
 

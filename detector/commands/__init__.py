@@ -21,6 +21,7 @@ COMMANDS = (
     "check_config",
     "bindings",
     "nsx",
+    "model",
 )
 
 

@@ -22,7 +22,7 @@ from detector.model import LINKTYPE_ETHERNET, Buffer, DecodeStats, Frame, Record
 log = logging.getLogger("spoofwatch.decode")
 
 ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
-PROTO_UDP, PROTO_GRE, PROTO_ICMPV6 = 17, 47, 58
+PROTO_TCP, PROTO_UDP, PROTO_GRE, PROTO_ICMPV6 = 6, 17, 47, 58
 # Layers whose errors mean "this tunnel packet yields no frame" (the inner frame's own layers
 # ethernet and vlan included): they propagate out of the inner decode.
 TUNNEL_LAYERS = frozenset(("geneve", "vxlan", "gre", "erspan", "tunnel", "ethernet", "vlan"))
@@ -245,8 +245,12 @@ class Decoder:
                     or dport in cfg.vxlan_gpe_ports
                 ):
                     return True, self._udp_tunnel(buf, pos, stop, dport, h, depth, number, ts)
+                details["dst_port"] = dport
                 if dhcp.SERVER_PORT in (sport, dport) or dhcp.CLIENT_PORT in (sport, dport):
                     details["dhcp"] = dhcp.parse(buf, pos, stop)
+            elif h.proto == PROTO_TCP and h.end - h.payload >= 14:  # RFC 9293 §3.1
+                details["dst_port"] = (buf[h.payload + 2] << 8) | buf[h.payload + 3]
+                details["tcp_flags"] = buf[h.payload + 13]
             elif h.proto == PROTO_ICMPV6 and ethertype == ETH_IPV6:
                 details["nd"] = ndp.parse(buf, h.payload, h.end)
         except DecodeError as exc:

@@ -68,6 +68,9 @@ PLUGINS = {
     "rogue_dhcp": "detector.detectors.rogue_dhcp:RogueDhcp",
 }
 
+# Detectors of closed windows rather than frames, each turned on by its own section.
+WINDOW_PLUGINS = {"anomaly": "detector.detectors.anomaly:Anomaly"}
+
 
 def load(name: str) -> Detector:
     """Instantiate a detector by its registry name."""

@@ -38,11 +38,49 @@ def ip_text(hi: int, lo: int) -> str:
     return socket.inet_ntop(socket.AF_INET6, struct.pack(">QQ", hi, lo))
 
 
+OTHER_SEGMENTS = 1 << 40  # segment ids from here on are interned names (ERSPAN, VLAN, untagged)
+
+
+class SegmentIds:
+    """Segments as numbers: a Geneve or VXLAN segment is (encap << 24) | VNI, as the columns
+    hold it; any other segment gets an interned id from OTHER_SEGMENTS on, per process."""
+
+    def __init__(self) -> None:
+        self.names: list[tuple[str, str]] = []  # interned (encap, segment)
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def id(self, encap: str | None, segment: str) -> int:
+        kind, _, vni = segment.partition(":")
+        code = ENCAP_CODES.get(kind)
+        if code is not None and kind == encap and vni.isdigit():
+            return (code << 24) | int(vni)
+        key = (encap or "", segment)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = OTHER_SEGMENTS + len(self.names)
+            self.names.append(key)
+        return found
+
+    def of_name(self, segment: str) -> int:
+        """The id of a segment known only by name (a model's): its encap is its prefix."""
+        kind = segment.partition(":")[0]
+        return self.id(kind if kind in ENCAP_CODES else None, segment)
+
+    def name(self, seg: int) -> tuple[str, str | None]:
+        """(segment, encap) of an id."""
+        if seg >= OTHER_SEGMENTS:
+            encap, name = self.names[seg - OTHER_SEGMENTS]
+            return name, encap or None
+        kind = ENCAP_NAMES[seg >> 24]
+        return f"{kind}:{seg & 0xFFFFFF}", kind
+
+
 class Columns(NamedTuple):
     """Per-record columns: the rows of one (9, n) uint64 key matrix (encap, VNI, MAC, code, IP
     high, IP low, outer high, outer low, unicast); `code` EXACT means the exact decoder must
-    handle the record. `hashes` mixes each record's key into 64 bits. `dst` (2, n) holds the
-    inner destination (IP destination or ARP target; 0, 0 for none) that the timeline counts."""
+    handle the record. `hashes` mixes each record's key into 64 bits. `dst` (3, n) holds the
+    inner destination (IP destination or ARP target; 0, 0 for none) that the timeline counts,
+    and the l4 word of the behaviour windows (kernels.kernel says how it is packed)."""
 
     keys: npt.NDArray[np.uint64]
     hashes: npt.NDArray[np.uint64]
@@ -93,7 +131,7 @@ def decode(
     n = len(offsets)
     keys = np.zeros((9, n), dtype=np.uint64)
     hashes = np.empty(n, dtype=np.uint64)
-    dst = np.zeros((2, n), dtype=np.uint64)
+    dst = np.zeros((3, n), dtype=np.uint64)
     data = np.frombuffer(buf, dtype=np.uint8)
     encap, vni, mac, code, ip_hi, ip_lo, outer_hi, outer_lo, unicast = keys
     jit.kernel(

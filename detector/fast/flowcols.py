@@ -121,7 +121,9 @@ def keys(fs: FlowSet, learn: bool, cache: Table) -> FlowKeys | None:
     data = np.frombuffer(fs.body, dtype=np.uint8)
     hashes = np.empty(n, dtype=np.uint64)
     cached = np.zeros(n, dtype=np.bool_)
-    misses = col.kernels().flow_kernel(
+    from detector.fast import flowkernel  # compiled (or read from the cache) on first use
+
+    misses = flowkernel.flow_kernel(
         data, fs.size, n, *where, code, *exporter, matrix, hashes, *cache, cached, col.HASH_SEED
     )
     return FlowKeys(matrix, hashes, cached, int(misses))

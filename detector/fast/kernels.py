@@ -10,6 +10,7 @@ import numpy as np
 from detector.jit import CACHE
 
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+ARP_BIT = np.uint64(1 << 40)  # the l4 word of an ARP frame: ARP_BIT | op
 
 
 @numba.njit(cache=CACHE, nogil=True)
@@ -81,9 +82,11 @@ def kernel(
     unicast: Any,
     dst_hi: Any,
     dst_lo: Any,
+    l4word: Any,
 ) -> None:
-    """Fill the key columns of each record (code 0: the exact path), and the inner destination
-    (IP destination, ARP target) that the per-port timeline counts."""
+    """Fill the key columns of each record (code 0: the exact path), the inner destination (IP
+    destination, ARP target) and the l4 word (ARP_BIT | op; or IP protocol << 24 | TCP flags
+    << 16 | destination port, RFC 9293 and RFC 768) that the timeline and behaviour count."""
     for r in range(offs.shape[0]):
         code[r] = 0
         if links[r] != 1:
@@ -155,6 +158,7 @@ def kernel(
             if stop - ipos < 28:
                 continue
             op = u16(b, ipos + 6)
+            l4word[r] = ARP_BIT | np.uint64(op)
             sender_ip = u64(b, ipos + 14, 4)
             dst_hi[r] = V4_MARK
             dst_lo[r] = u64(b, ipos + 24, 4)
@@ -189,6 +193,12 @@ def kernel(
                 or idport == 68
             ):
                 continue  # malformed, a nested tunnel, or DHCP
+        word = np.uint64(iproto) << np.uint64(24)
+        if iproto == 6 and istop - il4 >= 14:
+            word |= (np.uint64(b[il4 + 13]) << np.uint64(16)) | np.uint64(u16(b, il4 + 2))
+        elif iproto == 17:
+            word |= np.uint64(u16(b, il4 + 2))
+        l4word[r] = word
         if iet == 0x0800:
             ip_hi[r] = V4_MARK
             ip_lo[r] = u64(b, isrc, 4)
@@ -263,58 +273,3 @@ def mix(keys: Any, out: Any, seed: Any) -> None:
             h ^= h >> np.uint64(29)
         h = (h ^ (h >> np.uint64(32))) * np.uint64(0xD6E8FEB86659FD93)
         out[r] = h ^ (h >> np.uint64(32))
-
-
-@numba.njit(cache=CACHE, nogil=True)
-def flow_kernel(
-    b: Any,
-    size: Any,
-    n: Any,
-    mac_off: Any,
-    seg_off: Any,
-    src_off: Any,
-    src_v6: Any,
-    dst_off: Any,
-    code: Any,
-    outer_hi: Any,
-    outer_lo: Any,
-    keys: Any,
-    hashes: Any,
-    tab_h: Any,
-    tab_k: Any,
-    used: Any,
-    cached: Any,
-    seed: Any,
-) -> Any:
-    """IPFIX records (RFC 7011) to key columns and their hashes (code 0 rows: the exact path);
-    mark the rows whose key the settled-key table holds, and return how many others it lacks."""
-    for r in range(n):
-        base = r * size
-        segment = u64(b, base + seg_off, 8)
-        kind = segment >> np.uint64(56)
-        encap = 1 if kind == 7 else (2 if kind == 1 else 0)  # layer2SegmentId type: Geneve, VXLAN
-        if encap == 0 or b[base + mac_off] & 1:
-            continue  # another segment type, or a group source MAC: exact
-        keys[0, r] = encap
-        keys[1, r] = segment & np.uint64(0xFFFFFF)
-        keys[2, r] = u64(b, base + mac_off, 6)
-        keys[3, r] = code
-        if src_v6:
-            keys[4, r] = u64(b, base + src_off, 8)
-            keys[5, r] = u64(b, base + src_off + 8, 8)
-        else:
-            keys[4, r] = V4_MARK
-            keys[5, r] = u64(b, base + src_off, 4)
-        keys[6, r] = outer_hi
-        keys[7, r] = outer_lo
-        if dst_off >= 0:
-            keys[8, r] = not b[base + dst_off] & 1
-    mix(keys, hashes, seed)
-    misses = 0
-    for r in range(n):
-        if keys[3, r] != 0:
-            if probe_one(tab_h, tab_k, used, hashes, keys, r):
-                cached[r] = True
-            else:
-                misses += 1
-    return misses

@@ -24,6 +24,7 @@ from detector.fast import flowcols
 from detector.fast.flows import FlowPath
 from detector.fast.settled import Settled, port_ids
 from detector.fast.timeline import Timeline, frame_source
+from detector.fast.windows import Windows
 from detector.model import Alert, Frame, PortKey, RecordBatch
 
 if TYPE_CHECKING:
@@ -55,10 +56,17 @@ class _PortIndex:
 class BatchPath:
     """Process record batches through columns where the table allows, exactly otherwise."""
 
-    def __init__(self, decoder: Decoder, engine: Engine, timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        decoder: Decoder,
+        engine: Engine,
+        timeline: Timeline | None = None,
+        windows: Windows | None = None,
+    ) -> None:
         self.decoder = decoder
         self.engine = engine
         self.timeline = timeline
+        self.windows = windows
         cfg = decoder.config
         tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
         self.masks = (
@@ -93,6 +101,8 @@ class BatchPath:
         flowcols.warm()
         if self.timeline is not None:
             Timeline.warm()
+        if self.windows is not None:
+            Windows.warm()
         scratch = Settled(16)
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
@@ -101,13 +111,15 @@ class BatchPath:
         """Return the alerts of one batch, in capture order."""
         if len(batch):
             self.now_ns = int(batch.ts_ns[-1])
+        if self.windows is not None:
+            self.windows.source = batch.source
         self._apply(self.engine.table.drain_changes())
         self.decoder.stats.cut += int(np.count_nonzero(batch.caplens < batch.origlens))
         if not self.enabled or len(batch) < MIN_BATCH:
             alerts = self._exact(batch, range(len(batch)))
             if self.timeline is not None:
                 self.timeline.end_batch()
-            return alerts
+            return alerts + self._end_windows()
         cols = col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, self.masks)
         self.decoder.stats.packets += len(batch)
         self.decoder.stats.bytes += int(batch.origlens.sum())
@@ -120,7 +132,17 @@ class BatchPath:
         self._count(cols, settled)
         if self.timeline is not None:
             self._timeline(batch, cols, settled)
-        return alerts
+        if self.windows is not None:
+            w = self.windows
+            w.add_columns(keys, cols.dst, settled, batch.ts_ns, batch.origlens, batch.first_number)
+        return alerts + self._end_windows()
+
+    def _end_windows(self) -> list[Alert]:
+        """Close the behaviour windows this batch ended; their alerts follow the batch's."""
+        if self.windows is None:
+            return []
+        self.windows.end_batch()
+        return self.windows.take_alerts()
 
     def _timeline(self, batch: RecordBatch, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
         """Settled frames go to the timeline from the columns (their source is bound)."""
@@ -129,9 +151,14 @@ class BatchPath:
         self.timeline.end_batch()
 
     def _frame_row(self, frame: Frame, nbytes: int) -> None:
-        """An inspected frame of the exact path goes to the timeline with its verdict now."""
+        """An inspected frame of the exact path goes to the timeline with its verdict now, and
+        to the behaviour windows."""
         port = self.engine.last_port
-        if port is None or frame.flow or self.timeline is None:
+        if port is None or frame.flow:
+            return
+        if self.windows is not None:
+            self.windows.add_frame(frame, port, nbytes)
+        if self.timeline is None:
             return
         source = frame_source(frame)
         unbound = source is not None and not self.engine.entitled(port, source, frame.ts_ns)
@@ -230,8 +257,7 @@ class BatchPath:
             frame = self.decoder.decode_one(batch, i, count_packet=count)
             if frame is not None:
                 out.extend(self.engine.process(frame, batch.source))
-                if self.timeline is not None:
-                    self._frame_row(frame, int(batch.origlens[i]))
+                self._frame_row(frame, int(batch.origlens[i]))
             for flow in self.decoder.take_flows():
                 out.extend(self.engine.process(flow, batch.source))
             out.extend(self.flows.process(self.decoder.take_sets(), batch.source, self.enabled))

@@ -27,7 +27,6 @@ from detector.model import Frame, PortKey
 
 Rows = dict[str, Any]  # column name → numpy array, as tables.TIMELINE_COLUMNS names them
 U64 = npt.NDArray[np.uint64]
-_OTHER = 1 << 40  # segment ids past this are interned names (ERSPAN, VLAN, untagged)
 
 
 def frame_source(frame: Frame) -> str | None:
@@ -39,7 +38,7 @@ def frame_source(frame: Frame) -> str | None:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _split(address: str | None) -> tuple[int, int]:
+def split_address(address: str | None) -> tuple[int, int]:
     """An address as the columns hold it: (high, low) words, high all ones for IPv4."""
     if address is None:
         return 0, 0
@@ -68,8 +67,7 @@ class Timeline:
         self.bucket_ns = max(1, round(bucket_seconds * 1e9))
         self.slack = slack
         self.max_open = max_open
-        self.names: list[tuple[str, str]] = []  # interned (encap, segment) of other segments
-        self._ids: dict[tuple[str, str], int] = {}
+        self.segments = col.SegmentIds()
         self._pending: list[tuple[int, ...]] = []
         self.open_groups = self.open_pairs = 0
         self.newest = -1  # the newest bucket seen
@@ -95,18 +93,6 @@ class Timeline:
         scratch.add(keys, np.zeros((2, 1), np.uint64), zero, zero)
         scratch.close()
 
-    def segment_id(self, encap: str | None, segment: str) -> int:
-        kind, _, vni = segment.partition(":")
-        code = col.ENCAP_CODES.get(kind)
-        if code is not None and kind == encap and vni.isdigit():
-            return (code << 24) | int(vni)
-        key = (encap or "", segment)
-        found = self._ids.get(key)
-        if found is None:
-            found = self._ids[key] = _OTHER + len(self.names)
-            self.names.append(key)
-        return found
-
     def add_frame(
         self, frame: Frame, port: PortKey, source: str | None, unbound: bool, nbytes: int
     ) -> None:
@@ -115,12 +101,12 @@ class Timeline:
         dst = frame.arp.target_ip if frame.arp is not None else frame.dst_ip
         self._pending.append(
             (
-                self.segment_id(frame.encap, port.segment),
+                self.segments.id(frame.encap, port.segment),
                 int(port.mac.replace(":", ""), 16),
-                *_split(source),
-                *_split(frame.outer_src),
+                *split_address(source),
+                *split_address(frame.outer_src),
                 bucket,
-                *_split(dst),
+                *split_address(dst),
                 nbytes,
                 int(unbound),
             )
@@ -248,7 +234,7 @@ class Timeline:
 
     def _columns(self, keys: U64, vals: npt.NDArray[np.int64]) -> Rows:
         seg_ids, seg_of = np.unique(keys[:, 0], return_inverse=True)
-        segments = [self._segment(int(s)) for s in seg_ids]
+        segments = [self.segments.name(int(s)) for s in seg_ids]
         return {
             "time": (keys[:, 6].astype(np.int64) * self.bucket_ns).astype("datetime64[ns]"),
             "segment": np.array([s for s, _ in segments], dtype=object)[seg_of],
@@ -262,13 +248,6 @@ class Timeline:
             "unbound_packets": vals[:, tk.UNBOUND],
             "bound": vals[:, tk.UNBOUND] == 0,
         }
-
-    def _segment(self, seg: int) -> tuple[str, str | None]:
-        if seg >= _OTHER:
-            encap, name = self.names[seg - _OTHER]
-            return name, encap or None
-        kind = col.ENCAP_NAMES[seg >> 24]
-        return f"{kind}:{seg & 0xFFFFFF}", kind
 
 
 def _capacity(n: int) -> int:

@@ -32,6 +32,7 @@ def test_each_command_runs_its_own_module(name: str) -> None:
         "check_config": ["check-config", "x.toml"],
         "bindings": ["bindings", "list", "--state", "x.db"],
         "nsx": ["nsx", "audit", "--nsx-snapshot", "s.json"],
+        "model": ["model", "show", "m.npz"],
     }[name]
     args = _parser().parse_args(argv)
     assert args.run is module.run

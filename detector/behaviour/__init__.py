@@ -1,0 +1,1 @@
+"""Behaviour: per-port window features, their distance from normal windows, the model file."""
