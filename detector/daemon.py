@@ -162,14 +162,11 @@ class Daemon:
             self.counters.drops[(self.source.name, stage)] = n
         if batch is None:
             self._timeline_idle()
+            self._windows_idle()
             return
         self.idle_since = time.monotonic()
         started = time.perf_counter()
-        alerts = self.pipeline.batches.process(batch)
-        try:
-            self.sink.emit(alerts)  # Fanout counts a failure by sink; the others still get them
-        except SinkError as exc:
-            log.error("%s", exc)
+        self._emit(self.pipeline.batches.process(batch))
         self.counters.last_packet_ns = int(batch.ts_ns[-1])
         self.latency.observe(time.perf_counter() - started)
 
@@ -196,6 +193,20 @@ class Daemon:
         if tl.open_groups and idle > (tl.slack + 1) * tl.bucket_ns / 1e9:
             tl.close()
         self.timeline_files.tick()
+
+    def _windows_idle(self) -> None:
+        """A quiet mirror still closes its behaviour windows: those that ended a second (for
+        frames still in the socket) before the clock."""
+        windows = self.pipeline.windows
+        if windows is not None and windows.open_rows:
+            windows.idle(time.time_ns() - 1_000_000_000)
+            self._emit(windows.take_alerts())
+
+    def _emit(self, alerts: list[Alert]) -> None:
+        try:
+            self.sink.emit(alerts)  # Fanout counts a failure by sink; the others still get them
+        except SinkError as exc:
+            log.error("%s", exc)
 
     def take_nsx(self, poller: Poller) -> None:
         """Apply a snapshot the poller pulled, keep it in the state file, update the metrics."""
@@ -245,7 +256,8 @@ class Daemon:
         engine.tallies, engine.stats = old.tallies, old.stats  # no re-alerts, no counter resets
         self.pipeline.engine = engine
         self.pipeline.decoder.config = new.decode
-        self.pipeline.batches = BatchPath(self.pipeline.decoder, engine, self.pipeline.timeline)
+        p = self.pipeline
+        p.batches = BatchPath(p.decoder, engine, p.timeline, p.windows)
         if dataclasses.replace(new.run, log_level="", log_format="") != dataclasses.replace(
             self.config.run, log_level="", log_format=""
         ):
@@ -268,6 +280,9 @@ class Daemon:
         if self.poller is not None:
             self.poller.close()
         self.source.close()
+        if self.pipeline.windows is not None:  # the open windows are judged before the end
+            self.pipeline.windows.close()
+            self._emit(self.pipeline.windows.take_alerts())
         self.sink.close()
         if self.pipeline.timeline is not None and self.timeline_files is not None:
             self.pipeline.timeline.close()

@@ -63,3 +63,22 @@ def validate_alerts(lines: list[str]) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     for line in lines:
         validator.validate(json.loads(line))
+
+
+BEHAVIOUR = PCAPS / "behaviour"
+
+
+@pytest.fixture(scope="session")
+def behaviour_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A behaviour model trained, as a user would, on the benign baseline capture only."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("model") / "model.npz"
+    done = subprocess.run(
+        [sys.executable, "-m", "detector", "model", "train", str(BEHAVIOUR / "baseline.pcap.gz"),
+         "--out", str(out), "--timeline", str(out.with_suffix(".csv"))],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out

@@ -163,12 +163,12 @@ class Windows:
         take: npt.NDArray[np.bool_],
     ) -> None:
         window = np.maximum(ts_ns, 0) // self.window_ns
-        if take.any():
-            self.newest = max(self.newest, int(window[take].max()))
         late = window < self.closed_below
         if late.any():
             self.late += int((late & take).sum())
             window = np.where(late, self.closed_below, window)
+        if take.any():
+            self.newest = max(self.newest, int(window[take].max()))
         window = window.astype(np.uint64)
         start, n = 0, len(take)
         while start < n:

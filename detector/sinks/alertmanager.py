@@ -78,7 +78,9 @@ def to_alertmanager(alert: Alert, collector: str, generator_url: str) -> dict[st
         imp = d["impersonates"]
         annotations["impersonates"] = f"{imp['mac']}, bound to {imp['address']} by {imp['method']}"
     for key, value in d["detail"].items():
-        annotations[f"detail_{key}"] = str(value)
+        annotations[f"detail_{key}"] = (
+            json.dumps(value) if isinstance(value, list | dict) else str(value)
+        )
     return {
         "labels": {k: v for k, v in labels.items() if v},  # an empty label is no label
         "annotations": annotations,

@@ -26,8 +26,17 @@ def render(a: Alert) -> str:
         i = d["impersonates"]
         lines.append(f"  impersonates: {i['mac']}, bound to {i['address']} by {i['method']}")
     for key, value in d["detail"].items():
-        lines.append(f"  {key}: {value}")
+        lines.append(f"  {key}: {_plain(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _plain(value: object) -> str:
+    """A detail value for people: lists joined by semicolons, objects as key=value."""
+    if isinstance(value, list):
+        return "; ".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
 
 
 class TextSink(JsonlSink):
