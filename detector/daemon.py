@@ -198,8 +198,9 @@ class Daemon:
         """A quiet mirror still closes its behaviour windows: those that ended a second (for
         frames still in the socket) before the clock."""
         windows = self.pipeline.windows
-        if windows is not None and windows.open_rows:
-            windows.idle(time.time_ns() - 1_000_000_000)
+        if windows is not None:
+            if windows.open_rows:
+                windows.idle(time.time_ns() - 1_000_000_000)
             self._emit(windows.take_alerts())
 
     def _emit(self, alerts: list[Alert]) -> None:

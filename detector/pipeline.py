@@ -20,6 +20,7 @@ from detector.errors import CaptureError, ConfigError
 from detector.fast.packets import BatchPath
 from detector.fast.timeline import Timeline
 from detector.fast.windows import Windows
+from detector.fast.windows_thread import BackgroundWindows
 from detector.model import DecodeStats
 from detector.nsx import realized
 from detector.sinks import Sink
@@ -79,7 +80,7 @@ class Pipeline:
                 f" `spoofwatch model train --window {wanted:g}`"
             )
         self.anomaly = Anomaly(model, self.table, self.engine.stats, settings.threshold)
-        return Windows(
+        return BackgroundWindows(
             self.anomaly.judge,
             model.window_seconds,
             peers=(model.peer_segments, model.peers),

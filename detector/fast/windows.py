@@ -81,13 +81,17 @@ class Windows:
     ) -> None:
         """The batch path's settled rows (`take`) from its (9, n) keys and (3, n) destinations;
         `first` is the packet number of the batch's first record."""
-        n = len(take)
-        if not n:
-            return
-        seg = (keys[0] << np.uint64(24)) | keys[1]
-        packet = np.arange(first, first + n, dtype=np.int64)
-        zeros = np.zeros(n, np.uint64)
-        self._add(seg, keys[2], ts_ns, packet, nbytes, dst, dst[2], 1 - keys[8], zeros, zeros, take)
+        start, n = 0, len(take)
+        while start < n:
+            room = self._room(n - start)
+            rows, pairs, late, newest, start = wk.aggregate_columns(
+                keys, dst, take, ts_ns, nbytes, first, self.window_ns, self.closed_below,
+                self.ports, self.pairs, self.peers, self.seed, self.learn, start, *room,
+            )  # fmt: skip
+            self.open_rows += int(rows)
+            self.open_pairs += int(pairs)
+            self.late += int(late)
+            self.newest = max(self.newest, int(newest))
 
     def add_frame(self, frame: Frame, port: PortKey, nbytes: int) -> None:
         """One inspected frame of the exact path; counted with the rest at `end_batch`."""
@@ -121,6 +125,9 @@ class Windows:
     def end_batch(self) -> None:
         """Count the exact path's frames, then close the windows older than the newest."""
         pending, self._pending = self._pending, []
+        self._end(pending)
+
+    def _end(self, pending: list[tuple[int, ...]]) -> None:
         if pending:
             rows = np.array(pending, dtype=np.uint64).T
             seg, mac, ts, packet, nbytes, dhi, dlo, l4, group, client, flags = rows

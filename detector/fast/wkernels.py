@@ -206,6 +206,52 @@ def aggregate(
 
 
 @numba.njit(cache=CACHE, nogil=True)
+def aggregate_columns(
+    keys: Any,
+    dst: Any,
+    take: Any,
+    ts: Any,
+    nbytes: Any,
+    first: Any,
+    window_ns: Any,
+    closed_below: Any,
+    ports: Any,
+    pairs: Any,
+    peers: Any,
+    seed: Any,
+    learn: Any,
+    start: Any,
+    room_rows: Any,
+    room_pairs: Any,
+) -> Any:
+    """As `aggregate`, straight from the batch path's (9, n) keys and (3, n) destinations: a
+    frame for a closed window counts in the oldest open one. Returns (new rows, new pairs, late
+    frames, newest window, where it stopped)."""
+    n_rows, n_pairs, late = 0, 0, 0
+    newest = np.int64(-1)
+    zero = np.uint64(0)
+    for r in range(start, len(take)):
+        if n_rows >= room_rows or n_pairs + 4 > room_pairs:
+            return n_rows, n_pairs, late, newest, r
+        if not take[r]:
+            continue
+        window = max(ts[r], 0) // window_ns
+        if window < closed_below:
+            window = closed_below
+            late += 1
+        newest = max(newest, window)
+        seg = (keys[0, r] << np.uint64(24)) | keys[1, r]
+        i, new = _slot(ports, seed, seg, keys[2, r], np.uint64(window))
+        n_rows += new
+        n_pairs += _add(
+            ports, pairs, peers, seed, learn, i, np.uint64(first + r), np.uint64(max(ts[r], 0)),
+            np.uint64(nbytes[r]), dst[0, r], dst[1, r], dst[2, r], _ONE - keys[8, r], zero,
+            zero,
+        )  # fmt: skip
+    return n_rows, n_pairs, late, newest, len(take)
+
+
+@numba.njit(cache=CACHE, nogil=True)
 def rebuild(ports: Any, pairs: Any, keep: Any, new_ports: Any, new_pairs: Any, seed: Any) -> Any:
     """Copy the rows marked in `keep`, and their pairs, into new tables; return (rows, pairs)."""
     moved = np.zeros(len(ports), dtype=np.uint64)  # old slot -> new slot + 1 (0: not kept)

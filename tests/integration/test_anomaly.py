@@ -3,6 +3,7 @@ finds every attack window, explains it by the right features, and stays silent o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -130,3 +131,30 @@ def test_bad_models_and_settings_give_one_line(behaviour_model: Path, tmp_path: 
     done = spoofwatch("model", "train", str(BEHAVIOUR / "labels.json"), "--out", str(other))
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_the_worker_thread_gives_the_alerts_of_one_thread_in_the_same_order(
+    behaviour_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay counts and scores windows on a worker thread; its alerts come one batch late,
+    at fixed points, so every run writes the same alerts in the same order as one thread."""
+    from detector import pipeline as pipeline_mod
+    from detector.behaviour.settings import AnomalyConfig
+    from detector.fast import packets
+    from detector.fast.windows import Windows
+    from tests.conftest import MemorySink
+
+    monkeypatch.setattr(packets, "MIN_BATCH", 64)  # many batches, so the lag shows
+    cfg = dataclasses.replace(load_or_default(None), anomaly=AnomalyConfig(str(behaviour_model)))
+    captures = [str(ATTACKS[0])]
+
+    def alerts() -> list[tuple]:  # type: ignore[type-arg]
+        sink = MemorySink()
+        pipeline_mod.Pipeline(cfg, sink).replay(captures)
+        return [(a.kind, a.port, a.evidence, a.detail) for a in sink.alerts]
+
+    threaded = alerts()
+    monkeypatch.setattr(pipeline_mod, "BackgroundWindows", Windows)
+    single = alerts()
+    assert sum(k == "anomaly" for k, *_ in single) == 3
+    assert threaded == single

@@ -45,14 +45,16 @@ def alerts(path: Path) -> list[dict]:  # type: ignore[type-arg]
 class Watcher:
     """`spoofwatch run` capturing on an interface, optionally inside a namespace."""
 
-    def __init__(self, tmp: Path, interface: str, netns: str | None = None) -> None:
+    def __init__(
+        self, tmp: Path, interface: str, netns: str | None = None, extra: str = ""
+    ) -> None:
         self.http = free_port()
         self.alerts = tmp / "alerts.jsonl"
         cfg = tmp / "live.toml"
         cfg.write_text(
             f'[source]\nkind = "live"\ninterface = "{interface}"\npromiscuous = true\n'
             f'[metrics]\nlisten = "127.0.0.1:{self.http}"\n'
-            f'[alerts]\npath = "{self.alerts}"\n[logging]\nlevel = "info"\n'
+            f'[alerts]\npath = "{self.alerts}"\n[logging]\nlevel = "info"\n{extra}'
         )
         prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
@@ -208,3 +210,72 @@ def test_seed_story_with_kernel_vxlan_traffic(hypervisors: tuple[str, str], tmp_
         assert alert["evidence"]["file"] == "live:u2"
     finally:
         watcher.stop()
+
+
+def cut(capture: Path, start: float, end: float, out: Path) -> float:
+    """Records of a capture from `start` to `end` seconds after its first, as tcpreplay will send
+    them (a record cut short is sent short: its original length becomes its length); returns
+    the first kept record's time."""
+    import gzip
+    import struct
+
+    data = gzip.decompress(capture.read_bytes())
+    pos, first, kept, t0 = 24, None, [data[:24]], 0.0
+    while pos < len(data):
+        sec, usec, caplen, _ = struct.unpack_from("<IIII", data, pos)
+        t = sec + usec / 1e6
+        first = t if first is None else first
+        if start <= t - first < end:
+            t0 = t0 or t
+            kept.append(struct.pack("<IIII", sec, usec, caplen, caplen))
+            kept.append(data[pos + 16 : pos + 16 + caplen])
+        pos += 16 + caplen
+    out.write_bytes(b"".join(kept))
+    return t0
+
+
+def anomaly_windows(alerts_: list[dict], first: float) -> list[tuple]:  # type: ignore[type-arg]
+    """(MAC, window number from the capture's first window, top features) of each anomaly."""
+    from datetime import datetime
+
+    base = int(first) // 10 * 10
+    out = []
+    for a in alerts_:
+        if a["kind"] == "anomaly":
+            start = datetime.fromisoformat(a["detail"]["window_start"].replace("Z", "+00:00"))
+            top = sorted(t["feature"] for t in a["detail"]["top_features"])
+            out.append((a["mac"], (int(start.timestamp()) - base) // 10, top))
+    return sorted(out)
+
+
+@pytest.mark.skipif(shutil.which("tcpreplay") is None, reason="tcpreplay is not installed")
+def test_anomaly_alerts_live_equal_replay(
+    veth: tuple[str, str], tmp_path: Path, behaviour_model: Path
+) -> None:
+    """27 s of the ARP sweep capture (the sweep from its 5th second) in real time through a veth
+    pair: `spoofwatch run` raises the anomaly alerts that replay of the same bytes raises."""
+    ns, outside = veth
+    sample = tmp_path / "sweep.pcap"
+    first = cut(PCAPS / "behaviour" / "attack-arp-sweep.pcap.gz", 55, 82, sample)
+    extra = f'[anomaly]\nmodel = "{behaviour_model}"\n'
+    (tmp_path / "replay.toml").write_text(extra)
+    done = subprocess.run(
+        [sys.executable, "-m", "detector", "replay", str(sample), "--config",
+         str(tmp_path / "replay.toml"), "--quiet"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    want = anomaly_windows([json.loads(line) for line in done.stdout.splitlines()], first)
+    assert [w for _, w, _ in want] == [1, 2, 3], want  # 00:01:00, 00:01:10, 2 s of 00:01:20
+    live = tmp_path / "live"
+    live.mkdir()
+    watcher = Watcher(live, outside, extra=extra)
+    try:
+        time.sleep((first % 10 - time.time() % 10) % 10)  # the capture's phase in its window
+        sent = time.time()
+        sh("ip", "netns", "exec", ns, "tcpreplay", "-q", "-i", f"swa{TAG}", str(sample))
+        wait_for(lambda: metrics_up(watcher.http), what="metrics")
+        scored = metric(scrape(watcher.http), "spoofwatch_anomaly_windows_scored_total")
+        assert scored is not None and scored > 0
+    finally:
+        watcher.stop()  # the last window is judged at exit
+    assert anomaly_windows(alerts(watcher.alerts), sent) == want

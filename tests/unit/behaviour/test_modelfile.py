@@ -85,5 +85,5 @@ def test_a_file_that_is_no_model_is_refused(tmp_path: Path, content: bytes) -> N
 
 
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the model .*No such file"):
+    with pytest.raises(ConfigError, match=r"cannot read the model .*No such file"):
         modelfile.load(str(tmp_path / "absent.npz"))
