@@ -76,6 +76,8 @@ def windows(rows: WindowRows) -> Iterator[slice]:
     """The rows of each window in turn (rows come sorted by window): the history of a port
     must take one window before it judges the next."""
     starts = rows.start_ns
+    if not len(starts):
+        return
     cuts = [0, *(np.flatnonzero(starts[1:] != starts[:-1]) + 1).tolist(), len(starts)]
     for lo, hi in itertools.pairwise(cuts):
         yield slice(lo, hi)

@@ -85,8 +85,9 @@ class Anomaly:
         seconds = self.model.window_seconds
         top = self.explain(segment, values)
         named = ", ".join(f"{t['feature']} {t['value']} (p99 {t['p99']})" for t in top)
+        packets = int(values[FEATURES.index("packets")])
         self.stats.alerts[AlertKind.ANOMALY] += 1
-        self.stats.findings[AlertKind.ANOMALY] += 1
+        self.stats.findings[AlertKind.ANOMALY] += packets  # the packets behind the alert
         return Alert(
             kind=AlertKind.ANOMALY,
             severity=Severity.WARNING,
@@ -94,7 +95,7 @@ class Anomaly:
             vni=rows.vni[i],
             src_ip=None,
             evidence=Evidence(rows.source, int(rows.first_packet[i]), int(rows.first_ts_ns[i])),
-            count=int(values[FEATURES.index("packets")]),
+            count=packets,
             bindings=self.table.bindings(port) if port in self.table else (),
             impersonates=None,
             message=f"{mac} on {segment} behaved unlike its baseline in the {seconds:g} s window"

@@ -129,13 +129,7 @@ class Windows:
 
     def _end(self, pending: list[tuple[int, ...]]) -> None:
         if pending:
-            rows = np.array(pending, dtype=np.uint64).T
-            seg, mac, ts, packet, nbytes, dhi, dlo, l4, group, client, flags = rows
-            take = np.ones(len(seg), np.bool_)
-            self._add(
-                seg, mac, ts.astype(np.int64), packet.astype(np.int64), nbytes.astype(np.int64),
-                np.stack((dhi, dlo)), l4, group, client, flags, take,
-            )  # fmt: skip
+            self._add_rows(np.array(pending, dtype=np.uint64).T)
         if self.open_rows + self.open_pairs > self.max_open:
             self.splits += 1
             self._close(self.newest + 1)
@@ -155,37 +149,25 @@ class Windows:
         self.end_batch()
         self._close(self.newest + 1)
 
-    def _add(
-        self,
-        seg: U64,
-        mac: U64,
-        ts_ns: I64,
-        packet: I64,
-        nbytes: I64,
-        dst: U64,
-        l4: U64,
-        group: U64,
-        client: U64,
-        flags: U64,
-        take: npt.NDArray[np.bool_],
-    ) -> None:
-        window = np.maximum(ts_ns, 0) // self.window_ns
+    def _add_rows(self, rows: U64) -> None:
+        """The exact path's frames, as add_frame packs them: a frame for a closed window counts
+        in the oldest open one, as in wkernels.aggregate_columns."""
+        seg, mac, ts, packet, nbytes, dhi, dlo, l4, group, client, flags = rows
+        window = ts // np.uint64(self.window_ns)
         late = window < self.closed_below
-        if late.any():
-            self.late += int((late & take).sum())
-            window = np.where(late, self.closed_below, window)
-        if take.any():
-            self.newest = max(self.newest, int(window[take].max()))
-        window = window.astype(np.uint64)
+        self.late += int(late.sum())
+        window = np.where(late, np.uint64(self.closed_below), window)
+        self.newest = max(self.newest, int(window.max()))
+        take = np.ones(len(seg), np.bool_)
         start, n = 0, len(take)
         while start < n:
             room = self._room(n - start)
-            rows, pairs, start = wk.aggregate(
-                seg, mac, window, packet, ts_ns, nbytes.astype(np.uint64), dst, l4,
-                group.astype(np.uint64), client, flags, take, self.ports, self.pairs, self.peers,
-                self.seed, self.learn, start, *room,
+            added, pairs, start = wk.aggregate(
+                seg, mac, window, packet, ts, nbytes, np.stack((dhi, dlo)), l4, group, client,
+                flags, take, self.ports, self.pairs, self.peers, self.seed, self.learn, start,
+                *room,
             )  # fmt: skip
-            self.open_rows += int(rows)
+            self.open_rows += int(added)
             self.open_pairs += int(pairs)
 
     def _room(self, batch: int) -> tuple[int, int]:
