@@ -269,6 +269,8 @@ class Daemon:
             self.config.alerts_format,
         ):
             log.warning("[alerts] and [sinks.*] settings change only on restart")
+        if new.anomaly != self.config.anomaly:
+            log.warning("[anomaly] settings change only on restart")
         setup_logging(new.run.log_format, new.run.log_level)
         try:
             self.sink.reopen()  # logrotate: SIGHUP after moving the alerts file away

@@ -170,6 +170,10 @@ class Windows:
             self.open_rows += int(added)
             self.open_pairs += int(pairs)
 
+    def _source(self) -> str:
+        """The source named in the rows being closed."""
+        return self.source
+
     def _room(self, batch: int) -> tuple[int, int]:
         """Room for new rows and pairs before a table is half full; a full one doubles first.
         In learning mode the peer set grows so that the whole batch fits."""
@@ -227,7 +231,7 @@ class Windows:
         vnis = [s & 0xFFFFFF if s < col.OTHER_SEGMENTS else None for s in seg_ids.tolist()]
         self.alerts += self.emit(
             WindowRows(
-                self.source,
+                self._source(),
                 tuple(names[i][0] for i in seg_of.tolist()),
                 tuple(vnis[i] for i in seg_of.tolist()),
                 rows[:, wk.MAC],

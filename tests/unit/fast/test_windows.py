@@ -149,3 +149,18 @@ def test_a_flood_of_ports_closes_windows_early_and_loses_no_packet() -> None:
     w.close()
     assert w.splits >= 2
     assert sum(int(r.counts[:, 0].sum()) for r in rows) == 3 * n
+
+
+def test_an_error_on_the_worker_is_raised_in_the_caller_not_hung_on() -> None:
+    from detector.fast.windows_thread import BackgroundWindows
+
+    def broken(rows: WindowRows) -> list[Any]:
+        raise RuntimeError("model exploded")
+
+    w = BackgroundWindows(broken, 10.0)
+    dst, one = np.zeros((3, 1), np.uint64), np.ones(1, np.bool_)
+    with pytest.raises(RuntimeError, match="model exploded"):
+        for ts in (5, 15, 25, 35):  # each batch closes the window before it
+            w.add_columns(_keys(1), dst, one, np.array([ts * 10**9]), np.array([100]), 1)
+            w.end_batch()
+            w.take_alerts()
