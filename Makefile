@@ -21,7 +21,8 @@ $(BIN)/spoofwatch: pyproject.toml
 # rsyslog with GnuTLS (the alert sinks' real receivers), podman and debootstrap (the container
 # image is built from a Debian base made here, as no image registry is reachable), getcap.
 SYSDEPS := tshark prometheus prometheus-alertmanager rsyslog rsyslog-gnutls tcpreplay softflowd \
-           iproute2 iputils-ping libpcap0.8 openssl chromium podman debootstrap libcap2-bin
+           iproute2 iputils-ping libpcap0.8 openssl chromium podman debootstrap libcap2-bin \
+           netsniff-ng tcpdump
 .sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -24,6 +24,7 @@ from detector.sinks import settings as sink_settings
 from detector.sinks.settings import SinksConfig
 
 NS = 1_000_000_000
+RING_MB = 768  # the capture ring: about a second at 1M packets/s of 650-byte frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class RunConfig:
     promiscuous: bool = True
     listen: tuple[str, int] = ("0.0.0.0", 6081)
     max_batch: int = 4096
+    ring_mb: int = 0  # the TPACKET_V3 ring (0: none, a recv() a packet); [source] default RING_MB
     metrics_listen: tuple[str, int] = ("127.0.0.1", 9750)
     tls_cert: str = ""
     tls_key: str = ""
@@ -108,6 +110,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "promiscuous": v.boolean,
         "listen": v.listen,
         "max_batch": v.integer(1, 65536),
+        "ring_mb": v.integer(0, 65536),
     },
     "metrics": {"listen": v.listen, "tls_cert": v.string, "tls_key": v.string},
     "state": {"path": v.string},
@@ -205,10 +208,8 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
     nsx = _nsx(got["nsx"], base) if "nsx" in got else None
     timeline = _timeline(got["timeline"], base) if "timeline" in got else None
     path, fmt = alerts.get("path", "-"), alerts.get("format", "jsonl")
-    behaviour = anomaly.parse(got.get("anomaly", {}), base)
-    return Config(
-        decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks, behaviour
-    )
+    beh = anomaly.parse(got.get("anomaly", {}), base)
+    return Config(decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks, beh)
 
 
 def _relative(value: str, base: Path | None) -> str:
@@ -287,6 +288,7 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
         promiscuous=src.get("promiscuous", True),
         listen=listen,
         max_batch=src.get("max_batch", 4096),
+        ring_mb=src.get("ring_mb", RING_MB),
         metrics_listen=met.get("listen", ("127.0.0.1", 9750)),
         tls_cert=cert,
         tls_key=key,

@@ -68,7 +68,9 @@ def open_source(run: config_mod.RunConfig) -> LiveSource:
         return UdpTunnelSource(run.listen[0], run.listen[1], run.max_batch)
     if not run.interface:
         raise ConfigError("source.interface: the interface that receives the mirror is required")
-    return AfPacketSource(run.interface, run.bpf_filter, run.promiscuous, run.max_batch)
+    return AfPacketSource(
+        run.interface, run.bpf_filter, run.promiscuous, run.max_batch, run.ring_mb
+    )
 
 
 class Daemon:

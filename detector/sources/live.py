@@ -8,6 +8,7 @@ privilege: cloud traffic mirroring and a VDS port mirror can send Geneve/VXLAN t
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import struct
@@ -16,9 +17,14 @@ from typing import Protocol
 
 from detector.errors import CaptureError
 from detector.model import LINKTYPE_ETHERNET, RecordBatch
+from detector.sources.ring import Ring
+
+log = logging.getLogger("spoofwatch")
 
 ETH_P_ALL = 0x0003
 SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS, PACKET_MR_PROMISC = 263, 1, 6, 1
+PACKET_AUXDATA = 8
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
 MAX_FRAME = 65536 + 64
 
 
@@ -46,6 +52,7 @@ class _Collector:
         sock.setblocking(False)
 
     def collect(self, flush: float, receive: object) -> RecordBatch | None:
+        """`receive(view)` reads one record into the view: (where it starts, its length)."""
         deadline = time.monotonic() + flush
         view = memoryview(self.buf)
         offsets: list[int] = []
@@ -61,14 +68,14 @@ class _Collector:
                 break
             while len(offsets) < self.max_batch and len(self.buf) - pos >= MAX_FRAME:
                 try:
-                    n = receive(view[pos:])  # type: ignore[operator]
+                    skip, n = receive(view[pos:])  # type: ignore[operator]
                 except BlockingIOError:
                     break
                 if n:
-                    offsets.append(pos)
+                    offsets.append(pos + skip)
                     lengths.append(n)
                     stamps.append(time.time_ns())
-                    pos += n
+                    pos += skip + n
         view.release()
         if not offsets:
             return None
@@ -87,11 +94,20 @@ class _Collector:
 
 
 class AfPacketSource:
-    """Capture on an interface with an optional kernel BPF filter (compiled by scapy/libpcap)."""
+    """Capture on an interface with an optional kernel BPF filter (compiled by scapy/libpcap):
+    through a TPACKET_V3 ring of `ring_mb` MiB (detector.sources.ring), or, when the kernel
+    refuses one or `ring_mb` is 0, one recv() a packet."""
 
     name = "live"
 
-    def __init__(self, interface: str, bpf: str, promiscuous: bool, max_batch: int = 4096):
+    def __init__(
+        self,
+        interface: str,
+        bpf: str,
+        promiscuous: bool,
+        max_batch: int = 4096,
+        ring_mb: int = 0,
+    ):
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         except PermissionError as exc:
@@ -99,8 +115,20 @@ class AfPacketSource:
                 f"capture on {interface}: permission denied; run with CAP_NET_RAW"
                 " (see deploy/systemd/spoofwatch.service), not as root"
             ) from exc
+        self.ring: Ring | None = None
+        if ring_mb:
+            try:
+                self.ring = Ring(sock, ring_mb)
+            except OSError as exc:
+                log.warning(
+                    "capture on %s: no TPACKET_V3 ring of %d MiB (%s); reading one packet a"
+                    " recv() instead, which costs far more CPU",
+                    interface, ring_mb, exc.strerror or exc,
+                )  # fmt: skip
         try:
-            _big_buffer(sock)
+            if self.ring is None:
+                _big_buffer(sock)
+                sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             sock.bind((interface, 0))
             if bpf:
                 from scapy.arch.linux import attach_filter
@@ -111,28 +139,62 @@ class AfPacketSource:
                 mreq = struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b"")
                 sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         except OSError as exc:
-            sock.close()
+            self._close(sock)
             raise CaptureError(f"capture on {interface}: {exc.strerror or exc}") from exc
         except Exception as exc:  # scapy's filter compiler: a bad expression or no libpcap
-            sock.close()
+            self._close(sock)
             raise CaptureError(f"capture on {interface}: BPF filter {bpf!r}: {exc}") from exc
         self.interface = interface
         self.sock = sock
         self.collector = _Collector(f"live:{interface}", sock, max_batch)
-        self.kernel_drops = 0
+        self.max_batch = max_batch
+        self.kernel_drops = self.freezes = 0
+        if self.ring is not None:
+            log.info("capture on %s through a %d MiB TPACKET_V3 ring", interface, ring_mb)
 
     def next_batch(self, flush: float) -> RecordBatch | None:
-        return self.collector.collect(flush, self.sock.recv_into)
+        if self.ring is not None:
+            return self.ring.next_batch(self.collector.name, flush, self.max_batch)
+        return self.collector.collect(flush, self._receive)
+
+    def _receive(self, view: memoryview) -> tuple[int, int]:
+        """One frame into view[4:]; a VLAN tag the kernel took off (PACKET_AUXDATA) goes back
+        in front of it, after the MAC addresses."""
+        n, ancillary, _, _ = self.sock.recvmsg_into([view[4:]], 64)
+        for level, kind, data in ancillary:
+            if level == SOL_PACKET and kind == PACKET_AUXDATA and len(data) >= 20 and n >= 12:
+                status, _, _, _, _, tci, tpid = struct.unpack_from("IIIHHHH", data)
+                if status & TP_STATUS_VLAN_VALID:
+                    view[:12] = view[4:16]
+                    tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100
+                    view[12:16] = struct.pack("!HH", tpid, tci)
+                    return 0, n + 4
+        return 4, n
 
     def drops(self) -> dict[str, int]:
         """Kernel drops so far (PACKET_STATISTICS resets on every read, so we add them up)."""
+        if self.ring is not None:
+            drops, freezes = self.ring.statistics()
+            if freezes > self.freezes:
+                log.warning(
+                    "the capture ring was full %d times (%d packets dropped in all): raise"
+                    " source.ring_mb, or give spoofwatch a core of its own",
+                    freezes, drops,
+                )  # fmt: skip
+                self.freezes = freezes
+            return {"kernel": drops}
         raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
         _packets, dropped = struct.unpack("II", raw)
         self.kernel_drops += dropped
         return {"kernel": self.kernel_drops}
 
     def close(self) -> None:
-        self.sock.close()
+        self._close(self.sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        if self.ring is not None:
+            self.ring.close()
+        sock.close()
 
 
 def _big_buffer(sock: socket.socket, size: int = 64 << 20) -> None:
@@ -163,13 +225,13 @@ class UdpTunnelSource:
         self.local = listen
         self.collector = _Collector(f"udp:{port}", self.sock, max_batch)
 
-    def _receive(self, view: memoryview) -> int:
+    def _receive(self, view: memoryview) -> tuple[int, int]:
         n, peer = self.sock.recvfrom_into(view[42:])
         header = outer_header(peer[0], self.local, self.port, n)
         if header is None:
-            return 0  # an IPv6 sender on a dual-stack socket: not wrapped (IPv4 only for now)
+            return 0, 0  # an IPv6 sender on a dual-stack socket: not wrapped (IPv4 only for now)
         view[:42] = header
-        return 42 + n
+        return 0, 42 + n
 
     def next_batch(self, flush: float) -> RecordBatch | None:
         return self.collector.collect(flush, self._receive)

@@ -12,89 +12,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PCAPS, validate_alerts
-from tests.integration.daemon_util import free_port, metric, metrics_up, scrape, wait_for
+from tests.conftest import PCAPS
+from tests.integration.daemon_util import metric, metrics_up, scrape, wait_for
+from tests.integration.live_util import TAG, Watcher, alerts, sh
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None,
     reason="live capture needs root (CAP_NET_RAW) and iproute2 to make namespaces",
 )
-TAG = f"{os.getpid() % 10000}"
-
-
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True)
-
-
-def alerts(path: Path) -> list[dict]:  # type: ignore[type-arg]
-    lines = path.read_text().splitlines() if path.exists() else []
-    validate_alerts(lines)
-    return [json.loads(line) for line in lines]
-
-
-class Watcher:
-    """`spoofwatch run` capturing on an interface, optionally inside a namespace."""
-
-    def __init__(
-        self, tmp: Path, interface: str, netns: str | None = None, extra: str = ""
-    ) -> None:
-        self.http = free_port()
-        self.alerts = tmp / "alerts.jsonl"
-        cfg = tmp / "live.toml"
-        cfg.write_text(
-            f'[source]\nkind = "live"\ninterface = "{interface}"\npromiscuous = true\n'
-            f'[metrics]\nlisten = "127.0.0.1:{self.http}"\n'
-            f'[alerts]\npath = "{self.alerts}"\n[logging]\nlevel = "info"\n{extra}'
-        )
-        prefix = ["ip", "netns", "exec", netns] if netns else []
-        self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "detector", "run", "--config", str(cfg)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(
-            lambda: any("watching" in line for line in self.log),
-            timeout=20,
-            what=f"spoofwatch to capture on {interface}; log: {self.log}",
-        )
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.log.append(line)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            assert self.proc.wait(timeout=10) == 0, self.log
-
-
-@pytest.fixture
-def veth() -> Iterator[tuple[str, str]]:
-    """A namespace holding one end of a veth pair; the other end stays here for capture."""
-    ns, inside, outside = f"swr{TAG}", f"swa{TAG}", f"swb{TAG}"
-    sh("ip", "netns", "add", ns)
-    try:
-        sh("ip", "link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns)
-        sh("ip", "link", "set", outside, "up")
-        sh("ip", "-n", ns, "link", "set", inside, "up")
-        yield ns, outside
-    finally:
-        subprocess.run(["ip", "link", "del", outside], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 @pytest.mark.skipif(shutil.which("tcpreplay") is None, reason="tcpreplay is not installed")
