@@ -36,7 +36,7 @@ class RunConfig:
     bpf_filter: str = ""
     promiscuous: bool = True
     listen: tuple[str, int] = ("0.0.0.0", 6081)
-    max_batch: int = 4096
+    max_batch: int = 32768
     ring_mb: int = 0  # the TPACKET_V3 ring (0: none, a recv() a packet); [source] default RING_MB
     metrics_listen: tuple[str, int] = ("127.0.0.1", 9750)
     tls_cert: str = ""
@@ -287,7 +287,7 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
         bpf_filter=src.get("bpf_filter", default_bpf),
         promiscuous=src.get("promiscuous", True),
         listen=listen,
-        max_batch=src.get("max_batch", 4096),
+        max_batch=src.get("max_batch", 32768),
         ring_mb=src.get("ring_mb", RING_MB),
         metrics_listen=met.get("listen", ("127.0.0.1", 9750)),
         tls_cert=cert,

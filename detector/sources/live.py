@@ -47,7 +47,7 @@ class _Collector:
         self.name = name
         self.sock = sock
         self.max_batch = max_batch
-        self.buf = bytearray(max_batch * 2048 + MAX_FRAME)
+        self.buf = bytearray(min(max_batch, 8192) * 2048 + MAX_FRAME)  # full: the batch ends
         self.number = 1
         sock.setblocking(False)
 

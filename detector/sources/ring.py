@@ -7,9 +7,11 @@ tpacket3_hdr list gives their offsets, lengths and kernel timestamps, and the re
 buffer is the mapped ring itself, so no frame is copied. A VLAN tag the kernel took off (it
 says so in tp_status and keeps it in tp_vlan_tci) is put back in place: the MAC addresses move
 four bytes into the headroom the kernel leaves before each frame (PACKET_RESERVE makes sure of
-it) and the tag goes after them. A block goes back to the kernel when the batch after the next
-one is asked for, as the RecordBatch contract allows. Drops come from PACKET_STATISTICS
-(tpacket_stats_v3: tp_drops, tp_freeze_q_cnt).
+it) and the tag goes after them. The blocks of a batch go back to the kernel when the next batch
+is asked for: `spoofwatch run` is done with a batch by then (what its worker threads keep is
+copied), and it must be, as poll() reports the ring readable for as long as the block retired
+last is still ours. Drops come from PACKET_STATISTICS (tpacket_stats_v3: tp_drops,
+tp_freeze_q_cnt).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ SOL_PACKET = 263
 PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, PACKET_RESERVE = 5, 6, 10, 12
 TPACKET_V3 = 2
 TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
-BLOCK = 1 << 20  # bytes a block: some 1,500 mirror frames of 600 bytes
+BLOCK = 1 << 22  # bytes a block: some 6,000 mirror frames of 600 bytes
 FRAME = 2048  # tp_frame_size: only checked by the kernel for V3, frames are packed
 RETIRE_MS = 100  # a partly filled block is handed over after this: the alert latency bound
 _KERNEL: Any = None
@@ -62,11 +64,19 @@ class Ring:
                              mmap.PROT_READ | mmap.PROT_WRITE)  # fmt: skip
         self.mem = np.frombuffer(self.map, dtype=np.uint8)
         self.next = 0  # the block to read next
-        self.held: deque[list[int]] = deque()  # blocks of the batches not yet given back
+        self.held: deque[list[int]] = deque()  # blocks of the last batch, not yet given back
         self.poll = select.poll()
         self.poll.register(sock.fileno(), select.POLLIN | select.POLLERR)
         self.number = 1
         self.drops = self.freezes = 0
+        self.warm()
+
+    @staticmethod
+    def warm() -> None:
+        """Load the compiled walk now: a collector must not stall on its first busy block."""
+        scratch = np.zeros(256, np.uint8)
+        out = np.zeros(1, np.int64)
+        _kernel().walk(scratch, 0, 256, out, out.copy(), out.copy(), out.copy(), 0)
 
     def ready(self, block: int) -> bool:
         return bool(self.mem[block * BLOCK + 8] & TP_STATUS_USER)
@@ -74,7 +84,7 @@ class Ring:
     def next_batch(self, name: str, wait: float, max_packets: int) -> RecordBatch | None:
         """The frames of the blocks ready now (waiting up to `wait` seconds for one), up to
         about `max_packets`; None if none came."""
-        while len(self.held) >= 2:  # the batch before the last one is done with
+        while self.held:  # the last batch is done with
             for block in self.held.popleft():
                 self.mem[block * BLOCK + 8 : block * BLOCK + 12] = TP_STATUS_KERNEL
         if not self.ready(self.next) and not self.poll.poll(max(0, int(wait * 1000))):
@@ -87,8 +97,8 @@ class Ring:
                 self.mem[self.next * BLOCK + 12 : self.next * BLOCK + 16].view(np.uint32)[0]
             )
             self.next = (self.next + 1) % self.blocks
-            if len(blocks) == self.blocks - 2:
-                break  # keep room for the kernel while two batches are held
+            if len(blocks) == self.blocks - 1:
+                break  # keep a block for the kernel
         if not blocks:
             return None
         self.held.append(blocks)

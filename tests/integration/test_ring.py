@@ -81,8 +81,8 @@ def test_the_ring_and_the_recv_loop_see_the_same(
 
 
 def test_a_tiny_ring_that_overflows_counts_its_drops(veth: tuple[str, str], tmp_path: Path) -> None:
-    """Two 1 MiB blocks, and spoofwatch stopped while 12 MB arrive: the kernel drops what does
-    not fit, and the metrics and the log say so."""
+    """The smallest ring (two 4 MiB blocks), and spoofwatch stopped while 48 MB arrive: the
+    kernel drops what does not fit, and the metrics and the log say so."""
     ns, outside = veth
     watcher = Watcher(tmp_path, outside, source="ring_mb = 1\n")
     try:
@@ -90,7 +90,7 @@ def test_a_tiny_ring_that_overflows_counts_its_drops(veth: tuple[str, str], tmp_
         os.kill(watcher.proc.pid, signal.SIGSTOP)
         try:
             sent = subprocess.run(
-                ["ip", "netns", "exec", ns, "tcpreplay", "--topspeed", "--loop=50",
+                ["ip", "netns", "exec", ns, "tcpreplay", "--topspeed", "--loop=200",
                  "-i", f"swa{TAG}", str(PCAPS / "geneve-incident.pcap")],
                 capture_output=True, text=True, check=True,
             ).stdout  # fmt: skip
