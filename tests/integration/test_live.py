@@ -111,9 +111,12 @@ def hypervisors() -> Iterator[tuple[str, str]]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-def test_seed_story_with_kernel_vxlan_traffic(hypervisors: tuple[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("ring_mb", [16, 0], ids=["ring", "recv"])
+def test_seed_story_with_kernel_vxlan_traffic(
+    hypervisors: tuple[str, str], tmp_path: Path, ring_mb: int
+) -> None:
     hv1, hv2 = hypervisors
-    watcher = Watcher(tmp_path, "u2", netns=hv2)
+    watcher = Watcher(tmp_path, "u2", netns=hv2, source=f"ring_mb = {ring_mb}\n")
     try:
         sh("ip", "netns", "exec", hv1, "ping", "-c", "3", "-i", "0.2", "10.1.1.20")
         time.sleep(0.5)
