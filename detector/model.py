@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import re
 import sys
 from collections import Counter
@@ -12,7 +13,8 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-Buffer = bytes | bytearray  # what decoders read from: a reader's reused chunk, or plain bytes
+# What decoders read from: a reader's reused chunk, plain bytes, or a live capture ring.
+Buffer = bytes | bytearray | mmap.mmap
 
 # Link types we read (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -30,8 +32,8 @@ LINKTYPE_RAW_BSD = (12, 14)
 class RecordBatch:
     """Captured records as columns over one buffer: record i is buf[offsets[i]:][:caplens[i]].
 
-    The buffer is the reader's and is reused two batches later: consume a batch before asking
-    for the one after the next.
+    The buffer is the reader's and is reused once the next batch is asked for (a capture ring
+    hands its blocks back to the kernel then): consume a batch before asking for the next.
     """
 
     source: str

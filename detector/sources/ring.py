@@ -115,7 +115,7 @@ class Ring:
                 self.mem, block * BLOCK, BLOCK, offsets, caplens, origlens, ts_ns, at
             )
         batch = RecordBatch(
-            name, self.map, offsets[:at], caplens[:at], origlens[:at], ts_ns[:at],  # type: ignore[arg-type]
+            name, self.map, offsets[:at], caplens[:at], origlens[:at], ts_ns[:at],
             np.full(at, LINKTYPE_ETHERNET, np.int64), self.number,
         )  # fmt: skip
         self.number += at

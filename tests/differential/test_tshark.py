@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import signal
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,16 @@ EXPLAINED: dict[str, tuple[int, int, str]] = {
 }
 # Tunnel layers whose payload we count as an error or an unsupported payload.
 OUR_TUNNEL_LAYERS = {"geneve", "vxlan", "erspan", "gre", "tunnel", "ethernet", "vlan"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sigchld_as_before() -> Iterator[None]:
+    """pyshark installs asyncio's SIGCHLD handler, and a signal wakeup fd that outlives its
+    event loop: once that fd number is reused by a later test's socket, every child that exits
+    writes a byte into it. Put both back after this module."""
+    yield
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
 
 
 def tunnel_captures() -> list[Path]:
