@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +59,7 @@ class Windows:
         self.open_rows = self.open_pairs = 0
         self.newest = -1  # the newest window seen
         self.closed_below = 0  # windows below this have been handed out
-        self.late = self.splits = self.windows_out = 0
+        self.late = self.splits = 0
         self._tables(1 << 10, 1 << 12)
 
     @staticmethod
@@ -81,17 +82,7 @@ class Windows:
     ) -> None:
         """The batch path's settled rows (`take`) from its (9, n) keys and (3, n) destinations;
         `first` is the packet number of the batch's first record."""
-        start, n = 0, len(take)
-        while start < n:
-            room = self._room(n - start)
-            rows, pairs, late, newest, start = wk.aggregate_columns(
-                keys, dst, take, ts_ns, nbytes, first, self.window_ns, self.closed_below,
-                self.ports, self.pairs, self.peers, self.seed, self.learn, start, *room,
-            )  # fmt: skip
-            self.open_rows += int(rows)
-            self.open_pairs += int(pairs)
-            self.late += int(late)
-            self.newest = max(self.newest, int(newest))
+        self._count(wk.aggregate_columns, len(take), keys, dst, take, ts_ns, nbytes, first)
 
     def add_frame(self, frame: Frame, port: PortKey, nbytes: int) -> None:
         """One inspected frame of the exact path; counted with the rest at `end_batch`."""
@@ -128,8 +119,12 @@ class Windows:
         self._end(pending)
 
     def _end(self, pending: list[tuple[int, ...]]) -> None:
-        if pending:
-            self._add_rows(np.array(pending, dtype=np.uint64).T)
+        if pending:  # as add_frame packs them
+            seg, mac, ts, packet, nbytes, dhi, dlo, l4, group, client, flags = np.array(
+                pending, dtype=np.uint64
+            ).T
+            frames = (seg, mac, packet, ts, nbytes, np.stack((dhi, dlo)), l4, group, client, flags)
+            self._count(wk.aggregate, len(seg), *frames)
         if self.open_rows + self.open_pairs > self.max_open:
             self.splits += 1
             self._close(self.newest + 1)
@@ -149,26 +144,19 @@ class Windows:
         self.end_batch()
         self._close(self.newest + 1)
 
-    def _add_rows(self, rows: U64) -> None:
-        """The exact path's frames, as add_frame packs them: a frame for a closed window counts
-        in the oldest open one, as in wkernels.aggregate_columns."""
-        seg, mac, ts, packet, nbytes, dhi, dlo, l4, group, client, flags = rows
-        window = ts // np.uint64(self.window_ns)
-        late = window < self.closed_below
-        self.late += int(late.sum())
-        window = np.where(late, np.uint64(self.closed_below), window)
-        self.newest = max(self.newest, int(window.max()))
-        take = np.ones(len(seg), np.bool_)
-        start, n = 0, len(take)
+    def _count(self, kernel: Any, n: int, *frames: Any) -> None:
+        """Run a counting kernel over n frames, growing the tables between its calls."""
+        start = 0
         while start < n:
             room = self._room(n - start)
-            added, pairs, start = wk.aggregate(
-                seg, mac, window, packet, ts, nbytes, np.stack((dhi, dlo)), l4, group, client,
-                flags, take, self.ports, self.pairs, self.peers, self.seed, self.learn, start,
-                *room,
+            rows, pairs, late, newest, start = kernel(
+                *frames, self.window_ns, self.closed_below, self.ports, self.pairs, self.peers,
+                self.seed, self.learn, start, *room,
             )  # fmt: skip
-            self.open_rows += int(added)
+            self.open_rows += int(rows)
             self.open_pairs += int(pairs)
+            self.late += int(late)
+            self.newest = max(self.newest, int(newest))
 
     def _source(self) -> str:
         """The source named in the rows being closed."""
@@ -225,7 +213,6 @@ class Windows:
             self._rebuild(~done, len(self.ports), len(self.pairs))
         order = np.lexsort((rows[:, wk.MAC], rows[:, wk.SEG], rows[:, wk.WINDOW]))
         rows = rows[order]
-        self.windows_out += len(rows)
         seg_ids, seg_of = np.unique(rows[:, wk.SEG], return_inverse=True)
         names = [self.segments.name(int(s)) for s in seg_ids.tolist()]
         vnis = [s & 0xFFFFFF if s < col.OTHER_SEGMENTS else None for s in seg_ids.tolist()]

@@ -165,11 +165,31 @@ def _add(
     return new_pairs
 
 
+@numba.njit(cache=CACHE, nogil=True, inline="always")
+def _count(
+    ports: Any, pairs: Any, peers: Any, seed: Any, learn: Any, window_ns: Any, closed_below: Any,
+    seg: Any, mac: Any, ts: Any, packet: Any, nbytes: Any, dhi: Any, dlo: Any, l4: Any,
+    group: Any, client: Any, flags: Any,
+) -> Any:  # fmt: skip
+    """Count one frame in the row of its port and window: a frame for a window already closed
+    counts in the oldest open one. Returns (new row, new pairs, late, its window)."""
+    at = max(np.int64(ts), np.int64(0))
+    window = at // window_ns
+    late = 0
+    if window < closed_below:
+        window, late = closed_below, 1
+    i, new = _slot(ports, seed, seg, mac, np.uint64(window))
+    added = _add(
+        ports, pairs, peers, seed, learn, i, np.uint64(packet), np.uint64(at), np.uint64(nbytes),
+        dhi, dlo, l4, group, client, flags,
+    )  # fmt: skip
+    return new, added, late, window
+
+
 @numba.njit(cache=CACHE, nogil=True)
 def aggregate(
     seg: Any,
     mac: Any,
-    window: Any,
     packet: Any,
     ts: Any,
     nbytes: Any,
@@ -178,7 +198,8 @@ def aggregate(
     group: Any,
     client: Any,
     flags: Any,
-    take: Any,
+    window_ns: Any,
+    closed_below: Any,
     ports: Any,
     pairs: Any,
     peers: Any,
@@ -188,21 +209,23 @@ def aggregate(
     room_rows: Any,
     room_pairs: Any,
 ) -> Any:
-    """Count the `take` frames from `start`; return (new rows, new pairs, where it stopped).
-    It stops before a frame that could overfill a table, so the caller grows it and goes on."""
-    n_rows, n_pairs = 0, 0
-    for r in range(start, len(take)):
+    """Count the exact path's frames from `start`; return (new rows, new pairs, late frames,
+    newest window, where it stopped). It stops before a frame that could overfill a table, so
+    the caller grows it and goes on."""
+    n_rows, n_pairs, late = 0, 0, 0
+    newest = np.int64(-1)
+    for r in range(start, len(seg)):
         if n_rows >= room_rows or n_pairs + 4 > room_pairs:
-            return n_rows, n_pairs, r
-        if not take[r]:
-            continue
-        i, new = _slot(ports, seed, seg[r], mac[r], window[r])
-        n_rows += new
-        n_pairs += _add(
-            ports, pairs, peers, seed, learn, i, packet[r], ts[r], nbytes[r],
-            dst[0, r], dst[1, r], l4[r], group[r], client[r], flags[r],
+            return n_rows, n_pairs, late, newest, r
+        new, added, was_late, window = _count(
+            ports, pairs, peers, seed, learn, window_ns, closed_below, seg[r], mac[r], ts[r],
+            packet[r], nbytes[r], dst[0, r], dst[1, r], l4[r], group[r], client[r], flags[r],
         )  # fmt: skip
-    return n_rows, n_pairs, len(take)
+        n_rows += new
+        n_pairs += added
+        late += was_late
+        newest = max(newest, window)
+    return n_rows, n_pairs, late, newest, len(seg)
 
 
 @numba.njit(cache=CACHE, nogil=True)
@@ -224,9 +247,8 @@ def aggregate_columns(
     room_rows: Any,
     room_pairs: Any,
 ) -> Any:
-    """As `aggregate`, straight from the batch path's (9, n) keys and (3, n) destinations: a
-    frame for a closed window counts in the oldest open one. Returns (new rows, new pairs, late
-    frames, newest window, where it stopped)."""
+    """As `aggregate`, for the `take` frames of the batch path's (9, n) keys and (3, n)
+    destinations."""
     n_rows, n_pairs, late = 0, 0, 0
     newest = np.int64(-1)
     zero = np.uint64(0)
@@ -235,19 +257,15 @@ def aggregate_columns(
             return n_rows, n_pairs, late, newest, r
         if not take[r]:
             continue
-        window = max(ts[r], 0) // window_ns
-        if window < closed_below:
-            window = closed_below
-            late += 1
-        newest = max(newest, window)
-        seg = (keys[0, r] << np.uint64(24)) | keys[1, r]
-        i, new = _slot(ports, seed, seg, keys[2, r], np.uint64(window))
-        n_rows += new
-        n_pairs += _add(
-            ports, pairs, peers, seed, learn, i, np.uint64(first + r), np.uint64(max(ts[r], 0)),
-            np.uint64(nbytes[r]), dst[0, r], dst[1, r], dst[2, r], _ONE - keys[8, r], zero,
-            zero,
+        new, added, was_late, window = _count(
+            ports, pairs, peers, seed, learn, window_ns, closed_below,
+            (keys[0, r] << np.uint64(24)) | keys[1, r], keys[2, r], ts[r], first + r, nbytes[r],
+            dst[0, r], dst[1, r], dst[2, r], _ONE - keys[8, r], zero, zero,
         )  # fmt: skip
+        n_rows += new
+        n_pairs += added
+        late += was_late
+        newest = max(newest, window)
     return n_rows, n_pairs, late, newest, len(take)
 
 
