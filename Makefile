@@ -18,11 +18,11 @@ $(BIN)/spoofwatch: pyproject.toml
 # The real components the tests use: tshark (the decoding oracle), Prometheus and promtool,
 # tcpreplay, iproute2 and ping (live capture over veth pairs and namespaces), libpcap (BPF filters),
 # openssl (TLS), chromium (opens the HTML report headless, as a person would), Alertmanager and
-# rsyslog with GnuTLS (the alert sinks' real receivers), podman and debootstrap (the container
+# rsyslog with GnuTLS (the alert sinks' real receivers), PostgreSQL (the fleet's shared store), podman and debootstrap (the container
 # image is built from a Debian base made here, as no image registry is reachable), getcap.
 SYSDEPS := tshark prometheus prometheus-alertmanager rsyslog rsyslog-gnutls tcpreplay softflowd \
            iproute2 iputils-ping libpcap0.8 openssl chromium podman debootstrap libcap2-bin \
-           netsniff-ng tcpdump
+           netsniff-ng tcpdump postgresql
 .sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

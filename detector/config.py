@@ -13,12 +13,14 @@ from typing import Any
 
 from detector import validate as v
 from detector.behaviour import settings as anomaly
+from detector.bindings import settings as state_settings
 from detector.bindings.learn import DEFAULT_GATEWAY_MACS, MacPattern, TrustPolicy
 from detector.bindings.table import BindingPolicy
 from detector.decoders import DecodeConfig
 from detector.detectors import PLUGINS
 from detector.detectors.engine import EngineConfig
 from detector.errors import ConfigError
+from detector.nsx import settings as nsx_settings
 from detector.nsx.client import NsxConfig
 from detector.sinks import settings as sink_settings
 from detector.sinks.settings import SinksConfig
@@ -41,7 +43,6 @@ class RunConfig:
     metrics_listen: tuple[str, int] = ("127.0.0.1", 9750)
     tls_cert: str = ""
     tls_key: str = ""
-    state_path: str = ""
     log_format: str = "text"
     log_level: str = "info"
 
@@ -72,6 +73,7 @@ class Config:
     alerts_format: str = "jsonl"  # the alerts file: jsonl (the contract), ecs or text
     sinks: SinksConfig = field(default_factory=SinksConfig)  # [sinks.*]: network sinks
     anomaly: anomaly.AnomalyConfig | None = None  # no [anomaly] model: no behaviour scoring
+    state: state_settings.StateConfig = field(default_factory=state_settings.StateConfig)
 
 
 SECTIONS: dict[str, dict[str, v.Check]] = {
@@ -82,7 +84,12 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "ipfix_ports": v.port_list,
         "max_tunnel_depth": v.integer(1, 8),
     },
-    "segments": {"inspect_untunnelled": v.boolean, "scope_by_mirror_session": v.boolean},
+    "segments": {
+        "inspect_untunnelled": v.boolean,
+        "scope_by_mirror_session": v.boolean,
+        "only": v.segment_names,
+        "shard": v.shard,
+    },
     "bindings": {
         "arp_binding_limit": v.integer(1, 256),
         "nd_binding_limit": v.integer(2, 15),
@@ -113,23 +120,8 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
         "ring_mb": v.integer(0, 65536),
     },
     "metrics": {"listen": v.listen, "tls_cert": v.string, "tls_key": v.string},
-    "state": {"path": v.string},
-    "nsx": {
-        "url": v.https_url,
-        "username": v.string,
-        "password_file": v.string,
-        "client_cert": v.string,
-        "client_key": v.string,
-        "ca_file": v.string,
-        "verify_tls": v.boolean,
-        "poll_seconds": v.integer(1, 86400),
-        "timeout_seconds": v.integer(1, 600),
-        "max_requests_per_second": v.integer(1, 1000),
-        "max_concurrency": v.integer(1, 64),
-        "enforcement_point": v.string,
-        "domain": v.string,
-        "segments": v.strings,
-    },
+    "state": state_settings.CHECKS,
+    "nsx": nsx_settings.CHECKS,
     "timeline": {
         "directory": v.string,
         "bucket_seconds": v.number(0.001, 3600),
@@ -199,17 +191,22 @@ def parse(doc: dict[str, Any], base: Path | None = None) -> Config:
         strict=det.get("strict", False),
         realert_ns=det.get("realert_seconds", 0) * NS,
         max_alert_keys=det.get("max_alert_keys", 100_000),
+        only=seg.get("only", frozenset()),
+        shard=seg.get("shard", (1, 1)),
     )
     bfile = bnd.get("file") or None
     bfile = _relative(bfile, base) if bfile else None
     alerts = got.get("alerts", {})
     sinks = sink_settings.parse(doc["sinks"], base) if "sinks" in doc else SinksConfig()
     run = _run(got, decode, base)
-    nsx = _nsx(got["nsx"], base) if "nsx" in got else None
+    nsx = nsx_settings.parse(got["nsx"], base) if "nsx" in got else None
     timeline = _timeline(got["timeline"], base) if "timeline" in got else None
     path, fmt = alerts.get("path", "-"), alerts.get("format", "jsonl")
     beh = anomaly.parse(got.get("anomaly", {}), base)
-    return Config(decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks, beh)
+    state = state_settings.parse(got.get("state", {}), base)
+    return Config(
+        decode, policy, trust, engine, bfile, path, run, nsx, timeline, fmt, sinks, beh, state
+    )
 
 
 def _relative(value: str, base: Path | None) -> str:
@@ -233,36 +230,6 @@ def _timeline(t: dict[str, Any], base: Path | None) -> TimelineConfig:
     )
 
 
-def _nsx(n: dict[str, Any], base: Path | None) -> NsxConfig:
-    if not n.get("url"):
-        raise ConfigError("nsx.url: the manager's address (https://manager) is required")
-    if not n.get("username") and not n.get("client_cert"):
-        raise ConfigError("nsx: give nsx.username (with nsx.password_file) or nsx.client_cert")
-    if bool(n.get("client_cert")) != bool(n.get("client_key")):
-        raise ConfigError("nsx: client_cert and client_key go together")
-
-    def path(key: str) -> str:
-        return _relative(str(n.get(key, "")), base)
-
-    d = NsxConfig()
-    return NsxConfig(
-        url=n["url"],
-        username=n.get("username", ""),
-        password_file=path("password_file"),
-        client_cert=path("client_cert"),
-        client_key=path("client_key"),
-        ca_file=path("ca_file"),
-        verify_tls=n.get("verify_tls", True),
-        poll_seconds=n.get("poll_seconds", d.poll_seconds),
-        timeout_seconds=n.get("timeout_seconds", d.timeout_seconds),
-        max_requests_per_second=n.get("max_requests_per_second", d.max_requests_per_second),
-        max_concurrency=n.get("max_concurrency", d.max_concurrency),
-        enforcement_point=n.get("enforcement_point", d.enforcement_point),
-        domain=n.get("domain", d.domain),
-        segments=n.get("segments", ()),
-    )
-
-
 def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None) -> RunConfig:
     src, met = got.get("source", {}), got.get("metrics", {})
     kind = src.get("kind", "live")
@@ -276,8 +243,6 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
     cert, key = met.get("tls_cert", ""), met.get("tls_key", "")
     if bool(cert) != bool(key):
         raise ConfigError("metrics: tls_cert and tls_key go together")
-    state = got.get("state", {}).get("path", "")
-    state = _relative(state, base)
     log = got.get("logging", {})
     ports = " or ".join(f"udp dst port {p}" for p in sorted(tunnel_ports))
     default_bpf = f"({ports} or ip proto 47 or ip6 proto 47) or (vlan and ({ports} or ip proto 47))"
@@ -292,7 +257,6 @@ def _run(got: dict[str, dict[str, Any]], decode: DecodeConfig, base: Path | None
         metrics_listen=met.get("listen", ("127.0.0.1", 9750)),
         tls_cert=cert,
         tls_key=key,
-        state_path=state,
         log_format=log.get("format", "text"),
         log_level=log.get("level", "info"),
     )

@@ -6,6 +6,7 @@
     ├── DecodeError        one malformed packet; carries (layer, reason); never stops the loop
     ├── SinkError          an alert destination that cannot be written
     ├── NsxError           the NSX manager cannot be read (unreachable, refused, bad answer)
+    ├── StateError         the binding state (a SQLite file, the shared PostgreSQL) is unusable
     └── ReportError        a report's input (alerts, timeline, snapshot) cannot be read
 
 Foreign exceptions become these at the boundary, with a message an operator can act on.
@@ -32,6 +33,11 @@ class SinkError(SpoofwatchError):
 
 class NsxError(SpoofwatchError):
     """The NSX-T manager could not be read; the message names the URL and the HTTP status."""
+
+
+class StateError(SpoofwatchError):
+    """The binding state cannot be used; the operator decides (move it aside, --reset-state,
+    upgrade, fix the database's password)."""
 
 
 class ReportError(SpoofwatchError):

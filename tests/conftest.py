@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.pgcluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PCAPS = ROOT / "pcaps"
@@ -82,3 +87,27 @@ def behaviour_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A throw-away PostgreSQL cluster on loopback for the session (skips without Debian's
+    postgresql, which `make test` installs)."""
+    from tests.integration.daemon_util import free_port
+    from tests.pgcluster import AVAILABLE, Cluster
+
+    if not AVAILABLE:
+        pytest.skip("PostgreSQL (Debian postgresql) is not installed")
+    cluster = Cluster(free_port())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def empty_database(cluster: Cluster) -> None:
+    """Drop what spoofwatch made in the cluster's database (each test starts from none)."""
+    cluster.sql("DROP TABLE IF EXISTS spoofwatch_bindings, spoofwatch_nsx_snapshot CASCADE")
+    cluster.sql("DROP TABLE IF EXISTS spoofwatch_schema")
+    cluster.sql("DROP FUNCTION IF EXISTS spoofwatch_claim, spoofwatch_claims")

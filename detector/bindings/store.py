@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from detector.bindings.table import BindingTable
-from detector.errors import SpoofwatchError
+from detector.errors import StateError
 from detector.model import Binding, Evidence, Method, PortKey
 
 SCHEMA = """
@@ -35,10 +35,6 @@ CREATE TABLE IF NOT EXISTS nsx_snapshot (
     body TEXT NOT NULL
 );
 """
-
-
-class StateError(SpoofwatchError):
-    """The state file cannot be used; the operator decides (--reset-state)."""
 
 
 class BindingStore:
@@ -99,6 +95,13 @@ class BindingStore:
                 ev.packet if ev else None,
                 ev.ts_ns if ev else None,
             ),
+        )
+
+    def delete(self, port: PortKey, address: str) -> None:
+        """Drop a binding (the fleet's shared store refused it)."""
+        self.db.execute(
+            "DELETE FROM bindings WHERE segment = ? AND mac = ? AND address = ?",
+            (port.segment, port.mac, address),
         )
 
     def save_snapshot(self, body: str) -> None:

@@ -206,6 +206,36 @@ class BindingTable(PortStore):
                 self._discover(k, self.codec.pack(a, found.method, found.evidence, False), 1 << 12)
         return True
 
+    def adopt(self, port: PortKey, binding: Binding) -> bool:
+        """Realize a binding the fleet's shared store settled (its limits and conflicts were
+        judged there); an address this collector had realized on another port goes. False when
+        it was already realized or the table is full."""
+        k = self._create(port, self.policy.max_ports)
+        a = pk.addr_int(binding.address)
+        if k is None or realized(self._ports[k], a):
+            return False
+        held = self._owners.get(pk.owner_key(a, pk.segment_id(k)))
+        if held is not None and held != k:
+            self._unrealize(held, a)
+        self._realize(k, port, a, self.codec.pack(a, binding.method, binding.evidence, True))
+        self.stats["adopted"] += 1
+        return True
+
+    def forget(self, port: PortKey, address: str) -> Binding | None:
+        """Take back a realized binding the shared store refused; it stays discovered."""
+        k = self._find(port)
+        b = realized(self._ports[k], pk.addr_int(address)) if k is not None else 0
+        if k is None or not b:
+            return None
+        self._unrealize(k, pk.binding_address(b))
+        self._discover(k, b, self.policy.max_discovered_per_port)
+        return self.codec.unpack(b)
+
+    def limit_of(self, port: PortKey, method: Method, address: str) -> int | None:
+        """The limit a port's realized bindings by `method` are held to (None: no limit)."""
+        k = self._find(port)
+        return None if k is None else self._limit(method, pk.addr_int(address), k)
+
     def release(self, port: PortKey) -> None:
         """NSX no longer knows the port: the wire teaches it under the table's own limits."""
         k = self._find(port)
