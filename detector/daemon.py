@@ -17,12 +17,15 @@ from types import FrameType
 from typing import Any
 
 from detector import config as config_mod
+from detector.bindings.fleet import FleetStore
 from detector.bindings.store import BindingStore
 from detector.detectors.engine import Engine
 from detector.errors import ConfigError, SinkError
 from detector.fast.packets import BatchPath
 from detector.fast.timeline import Rows
 from detector.fast.timeline_thread import BackgroundTimeline
+from detector.fleetsync import FleetSync
+from detector.logs import setup_logging
 from detector.metrics import RunCounters, registry
 from detector.model import Alert
 from detector.nsx import realized, snapshot
@@ -35,32 +38,6 @@ from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
 
 log = logging.getLogger("spoofwatch")
 FLUSH_SECONDS = 0.2
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line, for log shippers."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def setup_logging(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("spoofwatch: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 def open_source(run: config_mod.RunConfig) -> LiveSource:
@@ -86,7 +63,9 @@ class Daemon:
         self.config = config_mod.load(config_path)
         self.counters = RunCounters()
         run = self.config.run
-        self.store = BindingStore(run.state_path, reset=reset_state) if run.state_path else None
+        state = self.config.state
+        self.store = BindingStore(state.path, reset=reset_state) if state.path else None
+        self.fleet = FleetSync(FleetStore(state), self.store) if state.url else None
         observer: dict[str, Any] = {"hostname": socket.gethostname()}
         if run.source == "live":
             observer["ingress"] = {"interface": {"name": run.interface}}
@@ -108,8 +87,12 @@ class Daemon:
         self.pipeline = Pipeline(self.config, self.sink, timeline=timeline)
         if self.store is not None:
             restored = self.store.load_into(self.pipeline.table)
-            log.info("restored %d bindings from %s", restored, run.state_path)
-        else:
+            log.info("restored %d bindings from %s", restored, state.path)
+        if self.fleet is not None:
+            self.counters.state = self.fleet.store
+            n = self.fleet.attach(self.pipeline.table)
+            log.info("%d bindings from the shared store %s", n, self.fleet.store.where)
+        elif self.store is None:
             log.warning("no state.path: learned bindings will be lost on restart")
         self.poller: Poller | None = None
         if self.config.nsx is not None:
@@ -117,7 +100,7 @@ class Daemon:
             self.poller = Poller(self.config.nsx)
             kept = self.store.load_snapshot() if self.store is not None else None
             if kept is not None:
-                self.apply_nsx(snapshot.check(json.loads(kept), f"state file {run.state_path}"))
+                self.apply_nsx(snapshot.check(json.loads(kept), f"state file {state.path}"))
                 log.info("restored the NSX snapshot of %s", self.nsx_pulled_at)
         self.source = open_source(run)
 
@@ -159,6 +142,8 @@ class Daemon:
         """Read one batch (at most FLUSH_SECONDS of traffic), detect, write its alerts."""
         if self.poller is not None:
             self.take_nsx(self.poller)
+        if self.fleet is not None:
+            self._emit(self.fleet.take(self.pipeline.engine))
         batch = self.source.next_batch(FLUSH_SECONDS)
         for stage, n in self.source.drops().items():
             self.counters.drops[(self.source.name, stage)] = n
@@ -263,7 +248,7 @@ class Daemon:
         p.batches = BatchPath(p.decoder, engine, p.timeline, p.windows)
         if dataclasses.replace(new.run, log_level="", log_format="") != dataclasses.replace(
             self.config.run, log_level="", log_format=""
-        ):
+        ) or (new.state != self.config.state):
             log.warning("source, metrics and state settings change only on restart")
         if (new.sinks, new.alerts_path, new.alerts_format) != (
             self.config.sinks,
@@ -295,6 +280,9 @@ class Daemon:
                 self.timeline_files.close()
             except SinkError as exc:
                 log.error("%s", exc)
+        if self.fleet is not None:
+            self.fleet.store.close()
+            self._emit(self.fleet.take(self.pipeline.engine))
         if self.store is not None:
             self.store.close()
         if hasattr(self, "server"):

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from detector.errors import ConfigError
 
 if TYPE_CHECKING:
+    from detector.bindings.fleet import FleetStore
     from detector.bindings.store import BindingStore
+    from detector.model import Binding, PortKey
 
 COLUMNS = ["segment", "mac", "address", "method", "learned_at", "source", "packet"]
 
@@ -20,23 +22,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b = sub.add_parser("bindings", help="list, export or import the persisted binding table")
     b.add_argument("action", choices=["list", "export", "import"])
     b.add_argument("file", nargs="?", metavar="FILE", help="for import: a CSV from export")
-    b.add_argument("--state", metavar="FILE", required=True, help="the state file (state.path)")
+    b.add_argument(
+        "--state",
+        metavar="FILE|URL",
+        required=True,
+        help="the state file (state.path), or the fleet's postgresql://user@host/db (state.url;"
+        " the password from PGPASSWORD or ~/.pgpass)",
+    )
     b.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "import" and not args.file:
         raise ConfigError("bindings import: name the CSV file to import")
-    from detector.bindings.store import BindingStore
     from detector.model import rfc3339
 
-    store = BindingStore(args.state)
+    store = _open(args.state)
     try:
         if args.action == "import":
             n = _import(store, args.file)
             print(f"imported {n} bindings into {args.state}", file=sys.stderr)
             return 0
-        rows = sorted(store.rows(), key=lambda r: (r[0].segment, r[0].mac, r[1].address))
+        found = _rows(store)
+        rows = sorted(found, key=lambda r: (r[0].segment, r[0].mac, r[1].address))
         if args.action == "list":
             for port, b in rows:
                 when = rfc3339(b.evidence.ts_ns) if b.evidence else "-"
@@ -63,7 +71,26 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _import(store: BindingStore, path: str) -> int:
+def _open(where: str) -> BindingStore | FleetStore:
+    if where.startswith(("postgresql:", "postgres:")):
+        from detector.bindings.fleet import FleetStore
+        from detector.bindings.settings import CHECKS, StateConfig
+
+        return FleetStore(StateConfig(url=CHECKS["url"]("--state", where)), required=True)
+    from detector.bindings.store import BindingStore
+
+    return BindingStore(where)
+
+
+def _rows(store: BindingStore | FleetStore) -> list[tuple[PortKey, Binding]]:
+    from detector.bindings.store import BindingStore
+
+    if isinstance(store, BindingStore):
+        return list(store.rows())
+    return [(r.port, r.binding) for r in store.all_rows()]
+
+
+def _import(store: BindingStore | FleetStore, path: str) -> int:
     """Read an export (or a manual bindings file) and add its bindings (first writer wins)."""
     from detector.bindings.manual import normalize_mac
     from detector.model import Binding, Evidence, Method, PortKey
@@ -73,7 +100,7 @@ def _import(store: BindingStore, path: str) -> int:
             rows = list(csv.DictReader(f))
     except OSError as exc:
         raise ConfigError(f"bindings file {path}: {exc.strerror}") from exc
-    n = 0
+    done: list[tuple[PortKey, Binding]] = []
     for line, row in enumerate(rows, start=2):
         try:
             port = PortKey(row["segment"].strip(), normalize_mac(row["mac"]))
@@ -85,7 +112,24 @@ def _import(store: BindingStore, path: str) -> int:
             raise ConfigError(f"bindings file {path} line {line}: {exc}") from exc
         source = row.get("source") or None
         packet = int(row["packet"]) if row.get("packet") else 0
-        ev = Evidence(source, packet, 0) if source else None
-        store.save(port, Binding(address, method, ev))
-        n += 1
-    return n
+        done.append(
+            (port, Binding(address, method, Evidence(source, packet, 0) if source else None))
+        )
+    from detector.bindings.store import BindingStore
+
+    if isinstance(store, BindingStore):
+        for port, binding in done:
+            store.save(port, binding)
+        return len(done)
+    from detector.bindings.pgschema import Claim
+
+    settled = store.put([Claim(port, b, None) for port, b in done])
+    refused = [s for s in settled if s.outcome not in ("realized", "known")]
+    for s in refused:
+        c = s.claim
+        print(
+            f"not imported: {c.port.segment} {c.port.mac} {c.binding.address}: the store holds"
+            f" it for {s.owner or 'another port'}",
+            file=sys.stderr,
+        )
+    return len(done) - len(refused)

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detector.config import load
-    from detector.daemon import Daemon, setup_logging
+    from detector.daemon import Daemon
+    from detector.logs import setup_logging
 
     cfg = load(args.config)
     if args.check_config:

@@ -43,6 +43,25 @@ def test_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+@needs_promtool
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["promtool", "check", "config", "federation.yml"],
+        ["promtool", "test", "rules", "fleet_rules_test.yml"],
+        ["amtool", "check-config", "alertmanager.yml"],
+    ],
+    ids=["federation", "fleet-rules", "alertmanager-route"],
+)
+def test_the_fleet_examples_are_valid(command: list[str]) -> None:
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"{command[0]} is not installed")
+    done = subprocess.run(
+        command, cwd=DEPLOY / "prometheus" / "fleet", capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_rules_and_dashboard_use_only_metrics_that_exist() -> None:
     exprs = [
         t["expr"]
@@ -50,6 +69,7 @@ def test_rules_and_dashboard_use_only_metrics_that_exist() -> None:
         for t in p["targets"]
     ]
     exprs.append((DEPLOY / "prometheus" / "rules.yml").read_text())
+    exprs.append((DEPLOY / "prometheus" / "fleet" / "fleet_rules.yml").read_text())
     used = {m for e in exprs for m in re.findall(r"\bspoofwatch_[a-z_]+", e)}
     assert used, "no spoofwatch metric referenced at all"
     assert used <= exposed_names(), used - exposed_names()

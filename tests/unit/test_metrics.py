@@ -45,5 +45,6 @@ def test_a_flood_is_capped_and_counted() -> None:
     gauges = {n for n, (k, _, _) in CATALOGUE.items() if k == "gauge"}
     nsx = {n for n in gauges if n.startswith("spoofwatch_nsx_")}
     sinks = {"spoofwatch_sink_queue_length"}  # only with a network sink
-    assert {name for name, _ in got} >= gauges - nsx - sinks  # NSX gauges only with [nsx]
-    assert not {name for name, _ in got} & nsx
+    state = {n for n in gauges if n.startswith("spoofwatch_state_")}  # only with [state] url
+    assert {name for name, _ in got} >= gauges - nsx - sinks - state  # NSX gauges with [nsx]
+    assert not {name for name, _ in got} & (nsx | state)
