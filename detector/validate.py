@@ -3,6 +3,7 @@ value in its final type or raises ConfigError naming the key."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -119,3 +120,23 @@ def https_url(name: str, v: Any) -> str:
             " nsx.password_file, never in the URL)"
         )
     return url
+
+
+def shard(name: str, v: Any) -> tuple[int, int]:
+    """ "k/n": this collector takes the k-th of n shares of the segments (1 <= k <= n)."""
+    k, _, n = string(name, v).partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) <= 4096):
+        raise ConfigError(f'{name}: expected "k/n" with 1 <= k <= n <= 4096 (as "2/4"), got {v!r}')
+    return int(k), int(n)
+
+
+def segment_names(name: str, v: Any) -> frozenset[str]:
+    names = strings(name, v)
+    pattern = re.compile(r"^((geneve|vxlan):\d+|vlan:[\d.]+|untagged|erspan:\d+/.+)$")
+    bad = [x for x in names if not pattern.match(x)]
+    if bad:
+        raise ConfigError(
+            f"{name}: {bad[0]!r} is not a segment name (geneve:5001, vxlan:5001, vlan:10,"
+            " untagged, erspan:3/vlan:10)"
+        )
+    return frozenset(names)

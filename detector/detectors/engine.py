@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from detector.bindings.learn import TrustPolicy, learn
-from detector.bindings.table import BindingTable, Outcome
+from detector.bindings.table import BindingTable, LearnResult, Outcome
 from detector.detectors import PLUGINS, Context, Detector, Finding, Observation, load
 from detector.model import (
     Alert,
@@ -18,9 +18,11 @@ from detector.model import (
     is_unicast,
     segment_of,
 )
+from detector.shards import shard_of
 
 AlertKey = tuple[AlertKind, PortKey, str | None]
 TABLE_PORT = PortKey("*", "*")
+LEARNING = ("binding_limit", "arp_conflict", "nd_conflict")  # judge what learning did
 
 
 def alert_key(kind: AlertKind, port: PortKey, address: str | None, key: str | None) -> AlertKey:
@@ -38,6 +40,8 @@ class EngineConfig:
     strict: bool = False  # a port with no binding is spoofing, not merely unlearned
     realert_ns: int = 0  # 0: one alert per (kind, port, address) for the whole run
     max_alert_keys: int = 100_000
+    only: frozenset[str] = frozenset()  # [segments] only: these segments, none other (empty: all)
+    shard: tuple[int, int] = (1, 1)  # [segments] shard "k/n": segments whose hash mod n is k-1
 
 
 @dataclass(slots=True)
@@ -72,6 +76,19 @@ class Engine:
         self.tallies: dict[AlertKey, _Tally] = {}
         self.stats = EngineStats()
         self.last_port: PortKey | None = None  # the port of the last frame inspected, or None
+        self.sharded = bool(self.config.only) or self.config.shard != (1, 1)
+        self._mine: dict[str, bool] = {}
+
+    def mine(self, segment: str) -> bool:
+        """Is the segment this collector's to judge ([segments] only and shard)?"""
+        known = self._mine.get(segment)
+        if known is None:
+            only, (k, n) = self.config.only, self.config.shard
+            known = (not only or segment in only) and shard_of(segment, n) == k
+            if len(self._mine) >= 1 << 16:  # hostile VNIs cannot grow it
+                self._mine.clear()
+            self._mine[segment] = known
+        return known
 
     def process(self, frame: Frame, source: str) -> list[Alert]:
         """Inspect one frame; return the alerts it raises (after deduplication)."""
@@ -90,8 +107,12 @@ class Engine:
         if not is_unicast(mac):
             stats["ignored:group-source-mac"] += 1
             return []
+        segment = segment_of(frame, self.config.scope_by_session)
+        if self.sharded and not self.mine(segment):
+            stats["ignored:other-shard"] += 1
+            return []
         stats["inspected"] += 1
-        port = self.last_port = PortKey(segment_of(frame, self.config.scope_by_session), mac)
+        port = self.last_port = PortKey(segment, mac)
         evidence = Evidence(frame.origin or source, frame.packet, frame.ts_ns)
         tracked = self.table.ensure(port)
         findings: list[Finding] = []
@@ -109,6 +130,30 @@ class Engine:
             self.table.move(port, frame.outer_src)
         return [a for f in findings if (a := self._alert(f, obs)) is not None]
 
+    def refused(self, result: LearnResult, evidence: Evidence, why: str) -> list[Alert]:
+        """The alerts of a binding learned here that a shared store refused (`result` says
+        why: limit or conflict): those its packet raises when the store is asked first."""
+        port = result.port
+        kind, _, vni = port.segment.partition(":")
+        tunnel = kind in ("geneve", "vxlan") and vni.isdigit()
+        frame = Frame(
+            evidence.packet, evidence.ts_ns, kind if tunnel else None,
+            int(vni) if tunnel else None, None, None, port.mac, None, (), None, None, None, None,
+        )  # fmt: skip
+        obs = Observation(frame, port, evidence, (result,), None, False)
+        out = []
+        for detector in self.detectors:
+            if detector.name in LEARNING:
+                for f in detector.inspect(obs, self.ctx):
+                    said = replace(
+                        f,
+                        message=f"{f.message} (settled by {why})",
+                        detail=(*f.detail, ("settled_by", why)),
+                    )
+                    if (alert := self._alert(said, obs)) is not None:
+                        out.append(alert)
+        return out
+
     def settles(
         self, port: PortKey, source: str | None, endpoint: str, unicast: bool, learns: bool
     ) -> bool:
@@ -116,7 +161,7 @@ class Engine:
         nothing now: no alert, no binding, no move? The batch paths only count such frames.
         `learns`: the frame teaches its source (ARP, flows learned from), so a gateway's too."""
         table = self.table
-        if port not in table:
+        if port not in table or (self.sharded and not self.mine(port.segment)):
             return False  # the exact path creates the port (and may find the table full)
         if unicast and table.endpoint(port) != endpoint:
             return False  # first sighting, or a move

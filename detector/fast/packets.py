@@ -22,10 +22,11 @@ from detector.detectors.engine import Engine
 from detector.fast import columns as col
 from detector.fast import flowcols
 from detector.fast.flows import FlowPath
-from detector.fast.settled import Settled, port_ids
+from detector.fast.settled import PortIndex, Settled, port_ids
 from detector.fast.timeline import Timeline, frame_source
 from detector.fast.windows import Windows
 from detector.model import Alert, Frame, PortKey, RecordBatch
+from detector.shards import SHARD_MIX
 
 if TYPE_CHECKING:
     from detector.fast.columns import Columns
@@ -37,20 +38,6 @@ MIN_BATCH = 256  # smaller batches are not worth the column pass
 FLAP_NS = 10 * 1_000_000_000
 HOLD_NS = 60 * 1_000_000_000
 MOVERS = 65_536  # ports remembered for that (the oldest forgotten first)
-
-
-class _PortIndex:
-    """The frames of a batch grouped by port, to find one port's frames quickly."""
-
-    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
-        self.ports = port_ids(tuple(keys[:3]))
-        self.order = np.argsort(self.ports, kind="stable")
-        self.sorted = self.ports[self.order]
-
-    def frames(self, port_id: np.uint64) -> npt.NDArray[np.intp]:
-        lo = int(np.searchsorted(self.sorted, port_id, side="left"))
-        hi = int(np.searchsorted(self.sorted, port_id, side="right"))
-        return self.order[lo:hi]
 
 
 class BatchPath:
@@ -125,10 +112,14 @@ class BatchPath:
         self.decoder.stats.bytes += int(batch.origlens.sum())
         keys, hashes = cols.keys, cols.hashes
         candidate = cols.code != col.EXACT
+        other = self._other_shards(cols, candidate)
+        candidate &= ~other
         settled = self.settled.lookup(hashes, keys, candidate)
         miss = np.flatnonzero(candidate & ~settled)
         settled[miss] = self._check(hashes[miss], keys[:, miss])
+        settled |= other  # another collector's segments: not walked, not counted as inspected
         alerts = self._walk(batch, keys, hashes, candidate, settled)
+        settled &= ~other
         self._count(cols, settled)
         if self.timeline is not None:
             self._timeline(batch, cols, settled)
@@ -176,7 +167,7 @@ class BatchPath:
         table, look again at the later unsettled frames of the ports it changed."""
         table = self.engine.table
         todo = np.flatnonzero(~settled).tolist()
-        index: _PortIndex | None = None
+        index: PortIndex | None = None
         alerts: list[Alert] = []
         k = 0
         while k < len(todo):
@@ -190,7 +181,7 @@ class BatchPath:
                 continue
             changes = table.drain_changes()
             if index is None:  # the first change in this batch: index its frames by port
-                index = _PortIndex(keys)
+                index = PortIndex(keys)
             if self._apply(changes):  # a move: frames of that port after i are unsettled
                 later = [index.frames(pid) for pid in _ids(p for p, m in changes if m)]
                 back = np.concatenate(later)
@@ -241,11 +232,34 @@ class BatchPath:
             ok &= ~np.isin(port_ids(tuple(keys[:3])), held)
         return ok
 
-    def _count(self, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
+    def _other_shards(
+        self, cols: Columns, candidate: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        """The records of segments another collector judges ([segments] only, shard), counted
+        as ignored. (Records of the exact path: the engine decides.)"""
+        engine = self.engine
+        if not engine.sharded:
+            return np.zeros(len(candidate), dtype=np.bool_)
+        seg = (cols.encap << np.uint64(24)) | cols.keys[1]
+        k, n = engine.config.shard
+        shard = ((seg * np.uint64(SHARD_MIX)) >> np.uint64(32)) % np.uint64(n) + np.uint64(1)
+        theirs = shard != np.uint64(k)
+        if engine.config.only:
+            ids = np.unique(seg[candidate & ~theirs]).tolist()
+            names = (f"{col.ENCAP_NAMES[i >> 24]}:{i & 0xFFFFFF}" for i in ids)
+            gone = [i for i, name in zip(ids, names, strict=True) if name not in engine.config.only]
+            theirs |= np.isin(seg, np.array(gone, dtype=np.uint64))
+        other: npt.NDArray[np.bool_] = candidate & theirs
+        engine.stats.frames["ignored:other-shard"] += int(other.sum())
+        self._count(cols, other, inspected=False)
+        return other
+
+    def _count(self, cols: Columns, settled: npt.NDArray[np.bool_], inspected: bool = True) -> None:
         n = int(settled.sum())
         if not n:
             return
-        self.engine.stats.frames["inspected"] += n
+        if inspected:
+            self.engine.stats.frames["inspected"] += n
         per_encap = np.bincount(cols.encap[settled].astype(np.intp), minlength=3)
         for code, name in col.ENCAP_NAMES.items():
             if per_encap[code]:

@@ -71,3 +71,17 @@ class Settled:
         if len(h):
             self.count = int(jit().insert(self.hashes, self.keys, self.used, h, keys))
             self.ports.update(port_ids(tuple(keys[:3])).tolist())
+
+
+class PortIndex:
+    """The frames of a batch grouped by port, to find one port's frames quickly."""
+
+    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+        self.ports = port_ids(tuple(keys[:3]))
+        self.order = np.argsort(self.ports, kind="stable")
+        self.sorted = self.ports[self.order]
+
+    def frames(self, port_id: np.uint64) -> npt.NDArray[np.intp]:
+        lo = int(np.searchsorted(self.sorted, port_id, side="left"))
+        hi = int(np.searchsorted(self.sorted, port_id, side="right"))
+        return self.order[lo:hi]
