@@ -309,6 +309,7 @@ def main() -> None:
     ipfix_rates()
     subprocess.run([PY, ROOT / "bench" / "nsx_pull.py"], check=True)
     subprocess.run([PY, ROOT / "bench" / "report_scale.py"], check=True)
+    subprocess.run([PY, ROOT / "bench" / "fleet.py"], check=True)
     subprocess.run([PY, ROOT / "bench" / "live.py"], check=True)
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import TYPE_CHECKING
+
+from detector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from detector.detectors.engine import AlertKey
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +75,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="the timeline's time bucket (default 1 s)",
     )
+    r.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="share the segments out over N processes (for archives of large captures): every"
+        " segment is still judged in capture order, and the alerts are those of --jobs 1, in"
+        " its order; no progress bar; not with --timeline",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     r.set_defaults(run=run)
 
@@ -83,6 +98,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"expected 1 to 256 processes, got {text!r}")
+    return int(text)
+
+
 def run(args: argparse.Namespace) -> int:
     from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render
     from detector.config import load_or_default
@@ -90,17 +111,19 @@ def run(args: argparse.Namespace) -> int:
     from detector.sinks.fanout import Fanout, alerts_file, network_sinks
 
     cfg = load_or_default(args.config)
-    engine = cfg.engine
+    judged = cfg.engine
     if args.inspect_untunnelled:
-        engine = dataclasses.replace(engine, inspect_untunnelled=True)
+        judged = dataclasses.replace(judged, inspect_untunnelled=True)
     if args.strict:
-        engine = dataclasses.replace(engine, strict=True)
+        judged = dataclasses.replace(judged, strict=True)
     cfg = dataclasses.replace(
         cfg,
-        engine=engine,
+        engine=judged,
         bindings_file=args.bindings or cfg.bindings_file,
         alerts_path=args.alerts or cfg.alerts_path,
     )
+    if args.jobs > 1 and args.timeline:
+        raise ConfigError("--timeline is written by one process: drop --jobs, or --timeline")
     nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
     writer = timeline = None
     if args.timeline:
@@ -113,22 +136,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_sinks:
         sink = Fanout(sink, network_sinks(cfg.sinks))
     try:
-        pipeline = Pipeline(cfg, sink, nsx, timeline)
-        bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
-        report = pipeline.replay(args.captures, bar)
-        if bar is not None:
-            bar.done()
-        if writer is not None:
-            writer.close(pipeline.timeline_meta(report.captures))
+        if args.jobs > 1:
+            from detector import parallel
+
+            done = parallel.replay(cfg, args.captures, args.jobs, sink, nsx)
+            report, stats, engine, imported = done.report, done.decode, done.engine, done.nsx
+            tallies: dict[AlertKey, int] | None = done.tallies
+        else:
+            pipeline = Pipeline(cfg, sink, nsx, timeline)
+            bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
+            report = pipeline.replay(args.captures, bar)
+            if bar is not None:
+                bar.done()
+            if writer is not None:
+                writer.close(pipeline.timeline_meta(report.captures))
+            stats, engine, imported, tallies = pipeline.stats, pipeline.engine, pipeline.nsx, None
     finally:
         sink.close()
     if not args.quiet:
         print(
-            render(report.captures, pipeline.stats, pipeline.engine, report.seconds),
+            render(report.captures, stats, engine, report.seconds, tallies=tallies),
             file=sys.stderr,
         )
-        if nsx is not None and pipeline.nsx is not None:
-            print(nsx_line(nsx, pipeline.nsx), file=sys.stderr)
+        if nsx is not None and imported is not None:
+            print(nsx_line(nsx, imported), file=sys.stderr)
         if writer is not None:
             print(f"  timeline: {writer.rows:,} rows in {args.timeline}", file=sys.stderr)
         for stats in getattr(sink, "stats", []):

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any, TextIO
 
-from detector.detectors.engine import Engine
+from detector.detectors.engine import AlertKey, Engine
 from detector.model import AlertKind, DecodeStats
 from detector.sources import CaptureInfo
 
@@ -51,9 +51,15 @@ def pairs(counter: Counter[str] | Counter[tuple[str, str]]) -> str:
 
 
 def render(
-    captures: list[CaptureInfo], stats: DecodeStats, engine: Engine, seconds: float, top: int = 5
+    captures: list[CaptureInfo],
+    stats: DecodeStats,
+    engine: Engine,
+    seconds: float,
+    top: int = 5,
+    tallies: dict[AlertKey, int] | None = None,
 ) -> str:
-    """The end-of-run summary: volumes, decode health, alerts by kind, worst ports."""
+    """The end-of-run summary: volumes, decode health, alerts by kind, worst ports (from
+    `tallies`, packets by alert key, when not the engine's own)."""
     rate = stats.packets / seconds if seconds > 0 else 0.0
     lines = [
         f"spoofwatch: {_plural(len(captures), 'capture')}, {_plural(stats.packets, 'packet')},"
@@ -83,12 +89,15 @@ def render(
     )
     lines.append(f"  alerts by kind: {kinds or 'none'}")
     worst = Counter[tuple[str, str, str]]()
-    for (kind, port, address), tally in engine.tallies.items():
+    if tallies is None:
+        tallies = {k: t.count for k, t in engine.tallies.items()}
+    for (kind, port, address), n in tallies.items():
         if kind in (AlertKind.UNBOUND_SOURCE, AlertKind.ARP_CONFLICT, AlertKind.ND_CONFLICT):
-            worst[(port.segment, port.mac, f"{kind} from {address}")] += tally.count
+            worst[(port.segment, port.mac, f"{kind} from {address}")] += n
     if worst:
         lines.append("  top offending ports:")
-        for (segment, mac, what), n in worst.most_common(top):
+        ranked = sorted(worst.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: by port
+        for (segment, mac, what), n in ranked[:top]:
             lines.append(f"    {segment:<16} {mac}  {what}: {_plural(n, 'packet')}")
     if stats.packets and not engine.stats.frames.get("inspected"):
         lines.append(_nothing_inspected(stats, ignored))

@@ -113,6 +113,12 @@ class Anomaly:
         )
 
 
+def window_order(alert: Alert) -> tuple[int, str, str]:
+    """The order of window alerts: by window, then port (independent of how rows were kept,
+    so that `replay --jobs` can merge its workers' alerts as one process writes them)."""
+    return (alert.first_seen_ns, alert.port.segment, alert.port.mac)
+
+
 def _round(value: float) -> float | int:
     """Whole numbers as integers, large ones rounded to one, others to three decimals."""
     v = float(value)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector.detectors.anomaly import window_order
 from detector.fast.windows import I64, U64, Windows
 from detector.fast.worker import Worker
 from detector.model import Alert
@@ -61,6 +62,7 @@ class BackgroundWindows(Windows):
         self._worker.check()
         with self._done:
             out = [a for end, alerts in self._ready if end <= upto for a in alerts]
+            out.sort(key=window_order)
             self._ready = [(end, alerts) for end, alerts in self._ready if end > upto]
         return out
 
