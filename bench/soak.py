@@ -249,13 +249,15 @@ def report(
     spoof = "not seen" if latency is None else f"{latency:.2f} s"
     slowest = max(scrape_ms, default=float("nan"))
     flat, capped, failures = last <= first * 1.05 + 16, max(warm) <= RSS_CAP_MB, sampler.failures
-    full = kinds.get("table-full", 0)
+    full, unlearned = kinds.get("table-full", 0), kinds.get("unlearned-port", 0)
+    once = unlearned <= 2 * MAX_PORTS  # a port's IPv4 and IPv6
     checks = {
         f"RSS flat after warm-up (max {first:.0f} MB, first half; {last:.0f} MB, second)": flat,
         f"RSS within the documented cap ({max(warm):.0f} MB <= {RSS_CAP_MB} MB)": capped,
         f"syslog queue bounded (max {queue:.0f} <= 1000)": queue <= 1000,
         f"/metrics answered ({failures} failures, slowest {slowest:.0f} ms)": failures == 0,
         f"table-full raised once ({full})": full == 1,
+        f"unlearned-port once a port and family ({unlearned:,} <= 2 x {MAX_PORTS:,})": once,
         f"the spoof after the flood detected within 1 s ({spoof})": (latency or 9) <= 1.0,
         f"spoofwatch run stopped cleanly (exit {code})": code == 0,
     }

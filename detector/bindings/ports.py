@@ -46,6 +46,7 @@ class PortStore:
         self.realized_count = 0
         self.discovered_count = 0
         self._memo: tuple[PortKey | None, int] = (None, 0)  # the last port looked up
+        self._unlearned: set[int] = set()  # key << 1 | ipv6: ports reported sending unlearned
 
     def __len__(self) -> int:
         return len(self._ports)
@@ -96,6 +97,18 @@ class PortStore:
         return any((b >> pk.FIXED) & 1 == ipv6 for b in v.realized) or any(
             (n.version == 6) == ipv6 for n, _ in v.networks or ()
         )
+
+    def first_unlearned(self, port: PortKey, ipv6: bool) -> bool:
+        """Is this the first report of the port sending before any binding of the family? Kept
+        for the port's life (ports are capped), so forgetting alert keys cannot repeat it."""
+        k = self._find(port)
+        if k is None:
+            return True
+        mark = k << 1 | ipv6
+        if mark in self._unlearned:
+            return False
+        self._unlearned.add(mark)
+        return True
 
     def items(self) -> Iterator[tuple[PortKey, Binding]]:
         """Every realized binding with its port, port by port."""

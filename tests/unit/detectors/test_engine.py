@@ -58,6 +58,27 @@ def test_a_flood_of_new_ports_past_the_cap_is_one_alert_not_a_storm() -> None:
     assert engine.stats.findings[AlertKind.TABLE_FULL] == 4900
 
 
+def test_an_unlearned_port_is_reported_once_even_after_its_alert_key_is_forgotten() -> None:
+    """More ports than alert keys, each sending twice in two passes: the second pass finds
+    every key evicted, and still no port is reported again (per address family)."""
+    engine = Engine(
+        BindingTable(BindingPolicy(max_ports=1000)), config=EngineConfig(max_alert_keys=50)
+    )
+    kinds = []
+    for _ in range(2):
+        for i in range(300):
+            mac = f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}"
+            for src in (f"10.0.{i >> 8}.{i & 0xFF}", f"fd00::{i:x}"):
+                kinds += [a.kind for a in engine.process(frame(mac, src), "t")]
+    assert engine.stats.frames["alert-keys-evicted"] > 500  # the keys were forgotten
+    assert kinds.count(AlertKind.UNLEARNED_PORT) == 600  # 300 ports x (IPv4, IPv6), once
+    mac = "02:00:00:00:00:07"
+    engine.process(learned(mac, "10.0.0.7"), "t")
+    assert [a.kind for a in engine.process(frame(mac, "10.0.0.8"), "t")] == [
+        AlertKind.UNBOUND_SOURCE
+    ]  # what it learns later is still checked
+
+
 def test_alert_once_then_realert_after_interval() -> None:
     engine = Engine(BindingTable(), config=EngineConfig(realert_ns=60 * NS))
     mac = "00:50:56:a1:00:01"
