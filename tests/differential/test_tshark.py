@@ -88,7 +88,22 @@ def ours(path: Path) -> tuple[Counter[Key], int]:
     return keys, refused
 
 
-def theirs(path: Path) -> Counter[Key]:
+def theirs(path: Path, attempts: int = 3) -> Counter[Key]:
+    """Wireshark's keys. Now and then tshark exits 255 on a file here (seen in
+    two CI runs; the same file passed on rerun): a crashed read is incomplete, so it is
+    read again, never compared; a crash on every attempt fails the test."""
+    from pyshark.capture.capture import TSharkCrashException
+
+    for attempt in range(attempts):
+        try:
+            return _tshark_keys(path)
+        except TSharkCrashException:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _tshark_keys(path: Path) -> Counter[Key]:
     import pyshark
 
     keys: Counter[Key] = Counter()
@@ -99,7 +114,10 @@ def theirs(path: Path) -> Counter[Key]:
             if key is not None:
                 keys[key] += 1
     finally:
-        cap.close()
+        try:
+            cap.close()
+        finally:
+            cap._running_processes.clear()  # else __del__ raises it again, in a later test
     return keys
 
 
