@@ -1,7 +1,7 @@
 """`replay --jobs N`: the segments shared out over N processes, the alerts merged in serial order.
 
 Every worker reads every capture, batch by batch as one process would, and judges only the
-segments of its shard (`[segments] shard`, CRC-32 of the segment name): ports, bindings and
+segments of its shard (`[segments] shard`, by `detector.shards`): ports, bindings and
 conflicts never cross a segment, so each segment is judged in capture order exactly as in
 one process. A worker keeps each alert with the number of the sink write it was part of (the
 same batch in every worker), then the packet's number (or, for behaviour windows, which come
