@@ -192,9 +192,9 @@ class Engine:
         key = alert_key(f.kind, port, f.address, f.key)
         now = obs.evidence.ts_ns
         tally = self.tallies.get(key)
-        if tally is None and f.kind is AlertKind.UNLEARNED_PORT:
-            if not self.table.first_unlearned(port, f.key == "IPv6"):
-                return None  # reported once already; its key was forgotten since
+        unlearned = tally is None and f.kind is AlertKind.UNLEARNED_PORT
+        if unlearned and not self.table.first_unlearned(port, f.key == "IPv6"):
+            return None  # reported once already; its key was forgotten since
         if tally is not None:
             tally.count += 1
             realert = self.config.realert_ns
