@@ -1,8 +1,8 @@
 """The fleet's shared binding store in PostgreSQL: claims settled first-writer-wins, heard by all.
 
 Two threads, each with its own connection. The claimer sends this collector's claims (queued
-by the detection loop, bounded) through `spoofwatch_claim()` in pipelined batches, one
-transaction a claim, and hands back how each was settled; while the database is unreachable
+by the detection loop, bounded) through `spoofwatch_claims()`, a batch in one round trip and
+one transaction, and hands back how each was settled; while the database is unreachable
 the claims wait in the queue and are sent when it returns. The listener LISTENs for the
 claims of every collector, re-reads all of them after each (re)connection, and re-reads the
 recent ones every `sync_seconds` in case a notification was lost. The detection loop applies
