@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 # What decoders read from: a reader's reused chunk, plain bytes, or a live capture ring.
-Buffer = bytes | bytearray | mmap.mmap
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 # Link types we read (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0

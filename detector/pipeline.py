@@ -17,11 +17,13 @@ from detector.decoders import Decoder
 from detector.detectors.anomaly import Anomaly
 from detector.detectors.engine import Engine
 from detector.errors import CaptureError, ConfigError
+from detector.fast.ahead import Ahead
+from detector.fast.columns import Columns
 from detector.fast.packets import BatchPath
 from detector.fast.timeline import Timeline
 from detector.fast.windows import Windows
 from detector.fast.windows_thread import BackgroundWindows
-from detector.model import DecodeStats
+from detector.model import DecodeStats, RecordBatch
 from detector.nsx import realized
 from detector.sinks import Sink
 from detector.sinks.jsonl import binding_to_dict
@@ -94,27 +96,57 @@ class Pipeline:
         self.nsx = nsx.apply(self.table, ports)
         return self.nsx
 
-    def replay(self, paths: Sequence[str], progress: Progress | None = None) -> RunReport:
-        """Replay captures in order; an unreadable one is reported and the others still run."""
+    def replay(
+        self, paths: Sequence[str], progress: Progress | None = None, ahead: bool = False
+    ) -> RunReport:
+        """Replay captures in order; an unreadable one is reported and the others still run.
+        With `ahead`, reading and decoding run on a thread of their own (detector.fast.ahead)."""
         report = RunReport()
         started = time.perf_counter()
+        if ahead:
+            self._ahead(paths, progress, report)
+            paths = ()
         for path in paths:
             capture = CaptureFile(path)
             report.captures.append(capture.info)
             try:
                 for batch in capture.batches():
-                    self.sink.emit(self.batches.process(batch))
+                    self.feed(batch)
                     if progress is not None:
                         progress(capture.info, self.stats.packets)
             except CaptureError as exc:
                 report.failures.append(str(exc))
+        self.finish()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ahead(self, paths: Sequence[str], progress: Progress | None, report: RunReport) -> None:
+        batches = self.batches
+        info = None
+        for item in Ahead(
+            paths, lambda b: batches.columns(b) if batches.wants_columns(b) else None
+        ):
+            if item[0] == "capture":
+                info = item[1]
+                report.captures.append(info)
+            elif item[0] == "batch":
+                self.feed(item[1], item[2])
+                if progress is not None and info is not None:
+                    progress(info, self.stats.packets)
+            else:
+                report.failures.append(item[1])
+
+    def feed(self, batch: RecordBatch, cols: Columns | None = None) -> None:
+        """Judge one batch (`cols`: its columns, if decoded already); its alerts go to the sink."""
+        self.sink.emit(self.batches.process(batch, cols))
+
+    def finish(self) -> None:
+        """The input has ended: close the timeline and the behaviour windows."""
         if self.timeline is not None:
             self.timeline.close()
         if self.windows is not None:
             self.windows.close()
             self.sink.emit(self.windows.take_alerts())
-        report.seconds = time.perf_counter() - started
-        return report
 
     def timeline_meta(self, captures: Sequence[CaptureInfo]) -> dict[str, Any]:
         """What the run saw, kept beside its timeline: the report's headline and tables."""

@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from detector.model import Buffer
+
+if TYPE_CHECKING:
+    from detector.bindings.table import BindingPolicy
+    from detector.decoders import DecodeConfig
+    from detector.detectors.engine import EngineConfig
 
 EXACT, IPV4, IPV6, ARP_LEARN, NO_CHECK = 0, 1, 2, 3, 4
 ENCAP_GENEVE, ENCAP_VXLAN = 1, 2
@@ -113,6 +118,21 @@ def kernels() -> Any:
     return _KERNEL
 
 
+Masks = tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+
+
+def masks(cfg: DecodeConfig) -> Masks:
+    """The kernel's UDP port masks: Geneve, VXLAN, and every tunnel (a nested one is exact)."""
+    tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
+    return port_mask(cfg.geneve_ports), port_mask(cfg.vxlan_ports), port_mask(tunnels)
+
+
+def enabled(policy: BindingPolicy, engine: EngineConfig) -> bool:
+    """Do the columns serve? Not when bindings age by capture time (trust on every use) or
+    when frames outside tunnels are judged too."""
+    return policy.trust_on_first_use and not engine.inspect_untunnelled
+
+
 def port_mask(ports: frozenset[int]) -> npt.NDArray[np.bool_]:
     mask = np.zeros(65536, dtype=np.bool_)
     mask[list(ports)] = True
@@ -124,7 +144,7 @@ def decode(
     offsets: npt.NDArray[np.int64],
     caplens: npt.NDArray[np.int64],
     linktypes: npt.NDArray[np.int64],
-    masks: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    masks: Masks,
 ) -> Columns:
     """Decode a batch into columns (compiling the kernel on first use)."""
     jit = kernels()

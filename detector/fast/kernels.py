@@ -273,3 +273,30 @@ def mix(keys: Any, out: Any, seed: Any) -> None:
             h ^= h >> np.uint64(29)
         h = (h ^ (h >> np.uint64(32))) * np.uint64(0xD6E8FEB86659FD93)
         out[r] = h ^ (h >> np.uint64(32))
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def shards(keys: Any, k: Any, n: Any, mix: Any, other: Any, counts: Any) -> Any:
+    """Mark other[r] for each decoded record (code not EXACT) whose segment is not in shard k
+    of n (detector.shards: a multiplicative hash of encap and VNI); count them by encap."""
+    total = 0
+    for r in range(keys.shape[1]):
+        if keys[3, r] == 0:
+            continue
+        seg = (keys[0, r] << np.uint64(24)) | keys[1, r]
+        if ((seg * mix) >> np.uint64(32)) % np.uint64(n) + np.uint64(1) != np.uint64(k):
+            other[r] = True
+            counts[keys[0, r]] += 1
+            total += 1
+    return total
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def by_encap(encap: Any, take: Any, counts: Any) -> Any:
+    """Count the taken records by encapsulation; return how many were taken."""
+    total = 0
+    for r in range(len(take)):
+        if take[r]:
+            counts[encap[r]] += 1
+            total += 1
+    return total

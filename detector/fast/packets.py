@@ -23,6 +23,7 @@ from detector.fast import columns as col
 from detector.fast import flowcols
 from detector.fast.flows import FlowPath
 from detector.fast.settled import PortIndex, Settled, port_ids
+from detector.fast.settled import ports_ids as _ids
 from detector.fast.timeline import Timeline, frame_source
 from detector.fast.windows import Windows
 from detector.model import Alert, Frame, PortKey, RecordBatch
@@ -31,13 +32,13 @@ from detector.shards import SHARD_MIX
 if TYPE_CHECKING:
     from detector.fast.columns import Columns
 
-MIN_BATCH = 256  # smaller batches are not worth the column pass
 # A port that moves twice within FLAP_NS (a MAC clone behind two tunnel endpoints) keeps its
 # keys out of the settled cache for HOLD_NS of capture time: its frames take the exact path
 # and its moves cost no rebuild of the cache. A single move (vMotion) is cached again at once.
 FLAP_NS = 10 * 1_000_000_000
 HOLD_NS = 60 * 1_000_000_000
 MOVERS = 65_536  # ports remembered for that (the oldest forgotten first)
+MIN_BATCH = 256  # smaller batches are not worth the column pass
 
 
 class BatchPath:
@@ -54,18 +55,10 @@ class BatchPath:
         self.engine = engine
         self.timeline = timeline
         self.windows = windows
-        cfg = decoder.config
-        tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
-        self.masks = (
-            col.port_mask(cfg.geneve_ports),
-            col.port_mask(cfg.vxlan_ports),
-            col.port_mask(tunnels),
-        )
+        self.masks = col.masks(decoder.config)
         self.settled = Settled()
         engine.table.track_changes()
-        self.enabled = (
-            engine.table.policy.trust_on_first_use and not engine.config.inspect_untunnelled
-        )
+        self.enabled = col.enabled(engine.table.policy, engine.config)
         decoder.collect_sets = True  # IPFIX data sets come whole, judged by self.flows
         self.flows = FlowPath(decoder, engine, self.settled, self._check)
         self.now_ns = 0  # capture time of the batch in hand
@@ -94,20 +87,22 @@ class BatchPath:
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
 
-    def process(self, batch: RecordBatch) -> list[Alert]:
-        """Return the alerts of one batch, in capture order."""
+    def process(self, batch: RecordBatch, cols: Columns | None = None) -> list[Alert]:
+        """Return the alerts of one batch, in capture order (`cols`: its columns, when another
+        process decoded them already)."""
         if len(batch):
             self.now_ns = int(batch.ts_ns[-1])
         if self.windows is not None:
             self.windows.source = batch.source
         self._apply(self.engine.table.drain_changes())
         self.decoder.stats.cut += int(np.count_nonzero(batch.caplens < batch.origlens))
-        if not self.enabled or len(batch) < MIN_BATCH:
+        if not self.wants_columns(batch):
             alerts = self._exact(batch, range(len(batch)))
             if self.timeline is not None:
                 self.timeline.end_batch()
             return alerts + self._end_windows()
-        cols = col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, self.masks)
+        if cols is None:
+            cols = self.columns(batch)
         self.decoder.stats.packets += len(batch)
         self.decoder.stats.bytes += int(batch.origlens.sum())
         keys, hashes = cols.keys, cols.hashes
@@ -127,6 +122,13 @@ class BatchPath:
             w = self.windows
             w.add_columns(keys, cols.dst, settled, batch.ts_ns, batch.origlens, batch.first_number)
         return alerts + self._end_windows()
+
+    def wants_columns(self, batch: RecordBatch) -> bool:
+        """Does `process` decode this batch into columns?"""
+        return self.enabled and len(batch) >= MIN_BATCH
+
+    def columns(self, batch: RecordBatch) -> Columns:
+        return col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, self.masks)
 
     def _end_windows(self) -> list[Alert]:
         """Close the behaviour windows this batch ended; their alerts follow the batch's."""
@@ -238,32 +240,36 @@ class BatchPath:
         """The records of segments another collector judges ([segments] only, shard), counted
         as ignored. (Records of the exact path: the engine decides.)"""
         engine = self.engine
+        other = np.zeros(len(candidate), dtype=np.bool_)
         if not engine.sharded:
-            return np.zeros(len(candidate), dtype=np.bool_)
-        seg = (cols.encap << np.uint64(24)) | cols.keys[1]
+            return other
         k, n = engine.config.shard
-        shard = ((seg * np.uint64(SHARD_MIX)) >> np.uint64(32)) % np.uint64(n) + np.uint64(1)
-        theirs = shard != np.uint64(k)
+        counts = np.zeros(3, dtype=np.int64)
+        col.kernels().shards(cols.keys, k, n, np.uint64(SHARD_MIX), other, counts)
         if engine.config.only:
-            ids = np.unique(seg[candidate & ~theirs]).tolist()
+            seg = (cols.encap << np.uint64(24)) | cols.keys[1]
+            ids = np.unique(seg[candidate & ~other]).tolist()
             names = (f"{col.ENCAP_NAMES[i >> 24]}:{i & 0xFFFFFF}" for i in ids)
             gone = [i for i, name in zip(ids, names, strict=True) if name not in engine.config.only]
-            theirs |= np.isin(seg, np.array(gone, dtype=np.uint64))
-        other: npt.NDArray[np.bool_] = candidate & theirs
-        engine.stats.frames["ignored:other-shard"] += int(other.sum())
-        self._count(cols, other, inspected=False)
+            out = candidate & ~other & np.isin(seg, np.array(gone, dtype=np.uint64))
+            col.kernels().by_encap(cols.encap, out, counts)
+            other |= out
+        engine.stats.frames["ignored:other-shard"] += int(counts.sum())
+        self._add(counts)
         return other
 
-    def _count(self, cols: Columns, settled: npt.NDArray[np.bool_], inspected: bool = True) -> None:
-        n = int(settled.sum())
-        if not n:
-            return
-        if inspected:
+    def _count(self, cols: Columns, settled: npt.NDArray[np.bool_]) -> None:
+        """Count the settled records: inspected, by encapsulation."""
+        counts = np.zeros(3, dtype=np.int64)
+        n = col.kernels().by_encap(cols.encap, settled, counts)
+        if n:
             self.engine.stats.frames["inspected"] += n
-        per_encap = np.bincount(cols.encap[settled].astype(np.intp), minlength=3)
+            self._add(counts)
+
+    def _add(self, counts: npt.NDArray[np.int64]) -> None:
         for code, name in col.ENCAP_NAMES.items():
-            if per_encap[code]:
-                self.decoder.stats.frames[name] += int(per_encap[code])
+            if counts[code]:
+                self.decoder.stats.frames[name] += int(counts[code])
 
     def _exact(self, batch: RecordBatch, indices: Iterable[int], count: bool = True) -> list[Alert]:
         out: list[Alert] = []
@@ -301,17 +307,3 @@ class BatchPath:
         source = None if code == col.NO_CHECK else col.ip_text(ip_hi, ip_lo)
         endpoint = col.ip_text(outer_hi, outer_lo)
         return self.engine.settles(port, source, endpoint, bool(unicast), code == col.ARP_LEARN)
-
-
-def _ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:
-    found = (_port_id(p) for p in ports)
-    return np.array(sorted({i for i in found if i is not None}), dtype=np.uint64)
-
-
-def _port_id(port: PortKey) -> int | None:
-    kind, _, vni = port.segment.partition(":")
-    code = col.ENCAP_CODES.get(kind)
-    if code is None or not vni.isdigit() or port.mac.startswith("vif:"):
-        return None  # not a port the columns can hold: nothing cached to forget or re-check
-    mac = int(port.mac.replace(":", ""), 16)
-    return ((mac << 16) ^ (int(vni) * 4 + code)) & 0xFFFF_FFFF_FFFF_FFFF

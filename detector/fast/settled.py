@@ -3,12 +3,14 @@ hash table that a numba kernel probes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from detector.fast import columns as col
+from detector.model import PortKey
 
 
 def jit() -> Any:
@@ -85,3 +87,18 @@ class PortIndex:
         lo = int(np.searchsorted(self.sorted, port_id, side="left"))
         hi = int(np.searchsorted(self.sorted, port_id, side="right"))
         return self.order[lo:hi]
+
+
+def ports_ids(ports: Iterable[PortKey]) -> npt.NDArray[np.uint64]:
+    """The sorted port ids of the ports the columns can hold (Geneve and VXLAN)."""
+    found = (_port_id(p) for p in ports)
+    return np.array(sorted({i for i in found if i is not None}), dtype=np.uint64)
+
+
+def _port_id(port: PortKey) -> int | None:
+    kind, _, vni = port.segment.partition(":")
+    code = col.ENCAP_CODES.get(kind)
+    if code is None or not vni.isdigit() or port.mac.startswith("vif:"):
+        return None  # not a port the columns can hold: nothing cached to forget or re-check
+    mac = int(port.mac.replace(":", ""), 16)
+    return ((mac << 16) ^ (int(vni) * 4 + code)) & 0xFFFF_FFFF_FFFF_FFFF

@@ -7,10 +7,13 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from detector.errors import CaptureError
 from detector.model import RecordBatch
+
+if TYPE_CHECKING:
+    from detector.sources.pcap import Chunks
 
 CHUNK_BYTES = 2 << 20
 # A record longer than this is a corrupt header, not a packet (jumbo frames are 9 KB).
@@ -39,9 +42,12 @@ def _position(raw: BinaryIO) -> int:
 class CaptureFile:
     """A capture file (or `-` for standard input) read as a stream of batches in bounded memory."""
 
-    def __init__(self, path: str, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self, path: str, chunk_bytes: int = CHUNK_BYTES, chunks: Chunks | None = None
+    ) -> None:
         self.path = path
         self.chunk_bytes = chunk_bytes
+        self.chunks = chunks  # where a classic pcap is read into (default: two buffers in turn)
         self.info = CaptureInfo(name=path)
 
     def _open(self) -> BinaryIO:

@@ -38,7 +38,7 @@ FAST_WALK_BYTES = 16 << 20  # above this size (or unknown size) the compiled wal
 
 
 def _py_walk(
-    b: bytearray,
+    b: bytearray | memoryview,
     end: int,
     big: bool,
     ns_unit: int,
@@ -51,7 +51,7 @@ def _py_walk(
     """The record walk in Python (same contract as detector.sources.walk): small captures."""
     rec = struct.Struct(">IIII" if big else "<IIII")
     pos = n = 0
-    while pos + 16 <= end:
+    while pos + 16 <= end and n < len(offs):
         sec, frac, incl, orig = rec.unpack_from(b, pos)
         if incl > max_rec:
             return n, pos, True
@@ -68,21 +68,42 @@ def _py_walk(
     return n, pos, False
 
 
-class _Buffers:
-    """Two chunk buffers with their columns, used in turn: a batch stays valid while the next
-    one is read, and no fresh memory is faulted in per chunk."""
+Chunk = tuple[bytearray | memoryview, Arr, Arr, Arr, Arr]  # data, offsets, caps, origs, ts
 
-    def __init__(self, size: int) -> None:
+
+class Chunks(Protocol):
+    """Where the reader puts each chunk: `size` bytes of data and columns of equal length (a
+    walk that fills them stops; the rest of the chunk is read again into the next one). A
+    chunk must stay untouched while the one after it is read."""
+
+    size: int
+
+    def next(self) -> Chunk: ...
+
+    def grown(self) -> Chunks:
+        """Chunks of twice the size (a record is larger than a chunk), as safe to hold."""
+        ...
+
+
+class Buffers:
+    """`count` chunk buffers with their columns, used in turn: a batch stays valid while the
+    next count - 1 are read, and no fresh memory is faulted in per chunk."""
+
+    def __init__(self, size: int, count: int = 2) -> None:
         self.size = size
         rows = size // 16 + 1
         self.sets = [
-            (bytearray(size), *(np.empty(rows, dtype=np.int64) for _ in range(4))) for _ in range(2)
+            (bytearray(size), *(np.empty(rows, dtype=np.int64) for _ in range(4)))
+            for _ in range(count)
         ]
         self.turn = 0
 
-    def next(self) -> tuple[bytearray, Arr, Arr, Arr, Arr]:
-        self.turn ^= 1
+    def next(self) -> Chunk:
+        self.turn = (self.turn + 1) % len(self.sets)
         return self.sets[self.turn]  # type: ignore[return-value]
+
+    def grown(self) -> Buffers:
+        return Buffers(self.size * 2, len(self.sets))
 
 
 def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> Iterator[RecordBatch]:
@@ -101,11 +122,11 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
         from detector.sources import walk as compiled
 
         walk = compiled.walk
-    buffers = _Buffers(capture.chunk_bytes)
+    buffers: Chunks = capture.chunks or Buffers(capture.chunk_bytes)
     number = 1
     pending = b""
-    eof = False
-    while not eof:
+    eof = full = False
+    while not eof or full:
         buf, offs, caps, origs, ts = buffers.next()
         buf[: len(pending)] = pending
         have = len(pending)
@@ -134,6 +155,7 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
                 f"{info.name}: corrupt record header after packet {number + n - 1}"
                 f" (claims more than {MAX_RECORD_BYTES} bytes)"
             )
+        full = n == len(offs)  # the columns are full: what is left is walked next
         pending = bytes(buf[pos:have])
         info.position = where()
         if n:
@@ -142,7 +164,7 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
             yield RecordBatch(info.name, buf, offs[:n], caps[:n], origs[:n], ts[:n], links, number)
             number += n
         elif not eof and len(pending) == buffers.size:
-            buffers = _Buffers(buffers.size * 2)  # one record larger than the buffer
+            buffers = buffers.grown()  # one record larger than the buffer
     if pending:
         yield from _truncated_tail(
             pending, struct.Struct(endian + "IIII"), ns_per_unit, linktype, number, capture

@@ -1,7 +1,8 @@
 """The classic-pcap record walk compiled with numba: record headers in, offset columns out.
 
 Same rules as detector.sources.pcap's Python walk (16-byte record headers, a length past
-MAX_RECORD_BYTES is corruption); used for large captures, where the walk dominates.
+MAX_RECORD_BYTES is corruption, the walk stops when its columns are full); used for large
+captures, where the walk dominates.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def walk(
 ) -> Any:
     pos: Any = 0
     n: Any = 0
-    while pos + 16 <= end:
+    while pos + 16 <= end and n < len(offs):
         sec, frac = u32(b, pos, big), u32(b, pos + 4, big)
         incl, orig = u32(b, pos + 8, big), u32(b, pos + 12, big)
         if incl > max_rec:

@@ -1,0 +1,98 @@
+"""Read-ahead hands out what reading in turn does: the same batches, intact while judged, with
+failures in their place, a thread's crash raised, and its threads gone when the caller leaves."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detector.decoders import DecodeConfig
+from detector.fast import columns as col
+from detector.fast.ahead import Ahead
+from detector.model import RecordBatch
+from detector.sources import CaptureFile
+from tests.conftest import PCAPS
+
+ROOT = Path(__file__).resolve().parents[3]
+CHUNK = 64 << 10  # many batches, so the buffer pool goes round many times
+MASKS = col.masks(DecodeConfig())
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ahead") / "bench.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen.py"), str(path), "6000"], check=True)
+    return path
+
+
+def decode(batch: RecordBatch) -> col.Columns:
+    return col.decode(batch.buf, batch.offsets, batch.caplens, batch.linktypes, MASKS)
+
+
+def digest(batch: RecordBatch) -> tuple[int, int, str]:
+    """What a batch holds: its first packet's number, its size, a hash of every record."""
+    h = hashlib.sha256()
+    for off, cap in zip(batch.offsets.tolist(), batch.caplens.tolist(), strict=True):
+        h.update(bytes(batch.buf[off : off + cap]))
+    h.update(batch.ts_ns.tobytes() + batch.origlens.tobytes())
+    return batch.first_number, len(batch), h.hexdigest()
+
+
+def test_the_batches_are_those_read_in_turn_and_stay_intact_while_judged(capture: Path) -> None:
+    paths = [str(capture), str(PCAPS / "geneve-ip-change.pcap"), str(capture)]
+    expected = []
+    for path in paths:
+        for batch in CaptureFile(path, CHUNK).batches():
+            expected.append((path, digest(batch), decode(batch).keys.tobytes()))
+    got: list[Any] = []
+    source = ""
+    for item in Ahead(paths, decode, chunk_bytes=CHUNK):
+        if item[0] == "capture":
+            source = item[1].name
+            continue
+        assert item[0] == "batch"
+        batch, cols = item[1], item[2]
+        before = digest(batch)
+        time.sleep(0.002)  # a slow judge: the threads run ahead and go round the pool
+        assert digest(batch) == before, "a batch was overwritten while it was judged"
+        got.append((source, before, cols.keys.tobytes()))
+    assert len(expected) > 3 * (2 * 3 + 3)  # the pool went round more than three times
+    assert got == expected
+
+
+def test_an_unreadable_capture_is_reported_in_its_place(capture: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pcap"
+    items = list(Ahead([str(PCAPS / "geneve-ip-change.pcap"), str(missing)], decode))
+    kinds = [item[0] for item in items]
+    assert kinds == ["capture", "batch", "capture", "failed"]
+    assert items[3][1].startswith(f"{missing}: cannot open")
+
+
+def test_a_crash_of_a_thread_is_raised_to_the_caller(capture: Path) -> None:
+    seen = []
+
+    def broken(batch: RecordBatch) -> col.Columns:
+        if len(seen) == 2:
+            raise RuntimeError("kernel blew up")
+        seen.append(batch)
+        return decode(batch)
+
+    with pytest.raises(RuntimeError, match="kernel blew up"):
+        for _ in Ahead([str(capture)], broken, chunk_bytes=CHUNK):
+            pass
+    assert not [t for t in threading.enumerate() if t.name.endswith("-ahead")]
+
+
+def test_leaving_early_stops_the_threads(capture: Path) -> None:
+    ahead = Ahead([str(capture)] * 3, decode, chunk_bytes=CHUNK)
+    for item in ahead:
+        if item[0] == "batch":
+            break
+    assert not any(t.is_alive() for t in ahead.threads)  # not left blocked on a full queue
