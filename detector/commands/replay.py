@@ -80,9 +80,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_jobs,
         default=1,
         metavar="N",
-        help="share the segments out over N processes (for archives of large captures): every"
-        " segment is still judged in capture order, and the alerts are those of --jobs 1, in"
-        " its order; no progress bar; not with --timeline",
+        help="use N cores (for archives of large captures): reading and decoding run ahead of"
+        " the judging on threads of their own; from 3 on, the judging is also split by segment"
+        " over N - 1 processes (not with --timeline). Every segment is still judged in capture"
+        " order: the alerts are those of --jobs 1, in its order",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     r.set_defaults(run=run)
@@ -122,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
         bindings_file=args.bindings or cfg.bindings_file,
         alerts_path=args.alerts or cfg.alerts_path,
     )
-    if args.jobs > 1 and args.timeline:
-        raise ConfigError("--timeline is written by one process: drop --jobs, or --timeline")
+    if args.jobs > 2 and args.timeline:
+        raise ConfigError(
+            "--timeline is written by one process: use --jobs 2 at most, or drop --timeline"
+        )
     nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
     writer = timeline = None
     if args.timeline:
@@ -136,16 +139,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_sinks:
         sink = Fanout(sink, network_sinks(cfg.sinks))
     try:
-        if args.jobs > 1:
+        bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
+        if args.jobs > 2:
             from detector import parallel
 
-            done = parallel.replay(cfg, args.captures, args.jobs, sink, nsx)
+            done = parallel.replay(cfg, args.captures, args.jobs - 1, sink, nsx, bar)
+            if bar is not None:
+                bar.done()
             report, stats, engine, imported = done.report, done.decode, done.engine, done.nsx
             tallies: dict[AlertKey, int] | None = done.tallies
         else:
             pipeline = Pipeline(cfg, sink, nsx, timeline)
-            bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
-            report = pipeline.replay(args.captures, bar)
+            report = pipeline.replay(args.captures, bar, ahead=args.jobs == 2)
             if bar is not None:
                 bar.done()
             if writer is not None:

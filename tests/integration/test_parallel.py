@@ -1,11 +1,16 @@
-"""`replay --jobs N` writes what `--jobs 1` writes, byte for byte, and the same summary."""
+"""`replay --jobs N` writes what `--jobs 1` writes, byte for byte, and the same summary: with
+--jobs 2 (reading and decoding on threads ahead of the judging) and --jobs 3 (a reading
+process and two judging processes, each a shard of the segments)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +77,7 @@ def test_the_bench_capture_with_spoofing_injected(tmp_path: Path) -> None:
                 p.time = 1_767_225_600 + 3600 + len(spoofs) + i
                 spoofs.append(p)
     wrpcap(str(capture), spoofs, append=True)
-    out = same(str(capture), jobs=(2,))
+    out = same(str(capture))
     kinds = [json.loads(line)["kind"] for line in out.splitlines()]
     assert kinds.count("unbound-source") >= 12
 
@@ -81,7 +86,7 @@ def test_behaviour_windows_merge_in_order(behaviour_model: Path, tmp_path: Path)
     config = tmp_path / "anomaly.toml"
     config.write_text(f'[anomaly]\nmodel = "{behaviour_model}"\n')
     captures = sorted(str(p) for p in BEHAVIOUR.glob("attack-*.pcap.gz"))
-    out = same("--config", str(config), *captures, jobs=(2,))
+    out = same("--config", str(config), *captures)
     assert b'"kind":"anomaly"' in out
 
 
@@ -89,15 +94,27 @@ def test_behaviour_windows_merge_in_order(behaviour_model: Path, tmp_path: Path)
 def test_the_real_captures() -> None:
     found = real_captures()
     assert found
-    same(*map(str, found), jobs=(2,))
+    same(*map(str, found))
 
 
-def test_jobs_and_the_timeline_do_not_go_together(tmp_path: Path) -> None:
+def test_the_timeline_of_jobs_2_is_that_of_one_thread(tmp_path: Path) -> None:
+    captures = sorted(str(p) for p in PCAPS.glob("*.pcap"))
+    written = []
+    for jobs in ("1", "2"):
+        timeline = tmp_path / f"t{jobs}.csv"
+        code, _, _ = replay("--jobs", jobs, "--timeline", str(timeline), *captures)
+        assert code == 0
+        written.append(timeline.read_text())
+    assert written[0] == written[1] and len(written[0].splitlines()) > 10
+
+
+def test_a_timeline_is_not_written_by_several_processes(tmp_path: Path) -> None:
     code, _, err = replay(
-        "--jobs", "2", "--timeline", str(tmp_path / "t.csv"), str(PCAPS / "geneve-ip-change.pcap")
+        "--jobs", "3", "--timeline", str(tmp_path / "t.csv"), str(PCAPS / "geneve-ip-change.pcap")
     )
     assert code == 2 and err.strip().splitlines() == [
-        "spoofwatch: error: --timeline is written by one process: drop --jobs, or --timeline"
+        "spoofwatch: error: --timeline is written by one process: use --jobs 2 at most,"
+        " or drop --timeline"
     ]
 
 
@@ -131,3 +148,28 @@ def test_two_shards_of_a_mirror_split_its_alerts_by_segment(tmp_path: Path) -> N
     config.write_text('[segments]\nshard = "3/2"\n')
     code, _, err = replay("--config", str(config), *samples)
     assert code == 2 and 'segments.shard: expected "k/n"' in err
+
+
+def test_a_worker_killed_mid_replay_ends_it_with_one_line(tmp_path: Path) -> None:
+    capture = tmp_path / "bench.pcap"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen.py"), str(capture), "100000"], check=True
+    )
+    before = set(Path("/dev/shm").glob("spoofwatch-replay-*"))
+    command = [sys.executable, "-m", "detector", "replay", "--jobs", "3", "--alerts", "/dev/null"]
+    replaying = subprocess.Popen([*command, *[str(capture)] * 40], stderr=subprocess.PIPE)
+    children = Path(f"/proc/{replaying.pid}/task/{replaying.pid}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # well into the replay
+    os.kill(int(children.read_text().split()[0]), signal.SIGKILL)
+    _, err = replaying.communicate(timeout=120)
+    lines = err.decode().strip().splitlines()
+    assert replaying.returncode == 1 and "Traceback" not in err.decode()
+    assert re.fullmatch(
+        r"spoofwatch: error: replay worker [12] of 2 ended without a word \(killed\? out of"
+        r" memory\?\)",
+        lines[-1],
+    )
+    assert set(Path("/dev/shm").glob("spoofwatch-replay-*")) == before  # nothing left behind
