@@ -37,8 +37,8 @@ from detector.parallel.worker import judge
 from detector.pipeline import Progress, RunReport
 from detector.sinks import Sink
 from detector.sources import CHUNK_BYTES, CaptureFile
-from detector.sources.pcap import Buffers, Chunk
-from detector.sources.slots import Slots
+from detector.sources.pcap import Chunk
+from detector.sources.slots import DATA, Slots
 
 SLOTS = 16  # batches in flight at most between the reader and the workers (~7 MiB each)
 
@@ -61,7 +61,7 @@ class Reader:
     batch's columns into its slot, names it to every worker, and takes a slot back once every
     worker is done with it."""
 
-    size = CHUNK_BYTES
+    size, head = CHUNK_BYTES, DATA - CHUNK_BYTES
 
     def __init__(self, cfg: Config, slots: Slots, conns: list[Connection]) -> None:
         self.slots, self.conns = slots, conns
@@ -76,14 +76,9 @@ class Reader:
     def next(self) -> Chunk:
         self.lent = None  # not named: the reader put no batch in it
         i = self._free()
-        chunk = self.slots.chunk(i, self.size)
+        chunk = self.slots.chunk(i)
         self.lent = (i, chunk[0])
         return chunk
-
-    def grown(self) -> Buffers:
-        """A record larger than a slot: private buffers (each batch is copied or sent whole
-        before the next chunk is read)."""
-        return Buffers(self.size * 2)
 
     def send(self, batch: RecordBatch) -> None:
         """Name a batch to every worker: in the slot it was read into, copied into a free

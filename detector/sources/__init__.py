@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import sys
@@ -65,6 +66,14 @@ class CaptureFile:
 
     def batches(self) -> Iterator[RecordBatch]:
         """Yield the capture's records in order; raise CaptureError for unreadable input."""
+        items = self.stages()
+        walk = next(items)
+        yield from walk(items)
+
+    def stages(self) -> Iterator[Any]:
+        """The capture in two stages, which two threads may run: the first item is the walk
+        (a function of the items after it that yields the batches); the items of a classic
+        pcap are raw chunks (detector.sources.pcap.fill) it walks, any other's its batches."""
         from detector.sources import pcap, pcapng
 
         raw = stream = self._open()
@@ -78,13 +87,18 @@ class CaptureFile:
             body = _Prefixed(magic, stream)
             try:
                 if magic == b"\x0a\x0d\x0d\x0a":
+                    yield _whole
                     yield from pcapng.read(body, self, lambda: _position(raw))
                 elif magic[:2] == b"\x00\x0a":
                     from detector.sources import messages
 
+                    yield _whole
                     yield from messages.read(body, self)
                 elif magic in pcap.MAGICS:
-                    yield from pcap.read(body, self, lambda: _position(raw))
+                    head = pcap.header(body, self.path)
+                    yield functools.partial(pcap.walk_batches, head=head, capture=self)
+                    chunks = self.chunks or pcap.Buffers(self.chunk_bytes)
+                    yield from pcap.fill(body, chunks, lambda: _position(raw))
                 elif not magic:
                     raise CaptureError(f"{self.path}: empty file, not a capture")
                 else:
@@ -97,6 +111,11 @@ class CaptureFile:
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
+
+
+def _whole(items: Iterable[RecordBatch]) -> Iterator[RecordBatch]:
+    """The walk of a reader whose items are batches already."""
+    yield from items
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:

@@ -6,8 +6,10 @@ Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html (24-byte 
 
 from __future__ import annotations
 
+import itertools
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -69,20 +71,19 @@ def _py_walk(
 
 
 Chunk = tuple[bytearray | memoryview, Arr, Arr, Arr, Arr]  # data, offsets, caps, origs, ts
+Raw = tuple[Chunk, int, int, int]  # a chunk, its room, the bytes read, the file position then
 
 
 class Chunks(Protocol):
-    """Where the reader puts each chunk: `size` bytes of data and columns of equal length (a
-    walk that fills them stops; the rest of the chunk is read again into the next one). A
-    chunk must stay untouched while the one after it is read."""
+    """Where the reader puts each chunk: `size` fresh bytes after `head` bytes of room for
+    what the chunk before left over, and columns of equal length (a walk that fills them
+    stops; the rest is walked with the next chunk). A chunk must stay untouched while the
+    one after it is read."""
 
     size: int
+    head: int
 
     def next(self) -> Chunk: ...
-
-    def grown(self) -> Chunks:
-        """Chunks of twice the size (a record is larger than a chunk), as safe to hold."""
-        ...
 
 
 class Buffers:
@@ -90,10 +91,10 @@ class Buffers:
     next count - 1 are read, and no fresh memory is faulted in per chunk."""
 
     def __init__(self, size: int, count: int = 2) -> None:
-        self.size = size
-        rows = size // 16 + 1
+        self.size, self.head = size, size // 8
+        rows = (self.head + size) // 16 + 1
         self.sets = [
-            (bytearray(size), *(np.empty(rows, dtype=np.int64) for _ in range(4)))
+            (bytearray(self.head + size), *(np.empty(rows, dtype=np.int64) for _ in range(4)))
             for _ in range(count)
         ]
         self.turn = 0
@@ -102,48 +103,79 @@ class Buffers:
         self.turn = (self.turn + 1) % len(self.sets)
         return self.sets[self.turn]  # type: ignore[return-value]
 
-    def grown(self) -> Buffers:
-        return Buffers(self.size * 2, len(self.sets))
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The file header's word on the records: byte order, time unit, link type."""
+
+    big: bool
+    ns_per_unit: int
+    linktype: int
 
 
-def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> Iterator[RecordBatch]:
-    """Yield batches of records from a classic pcap stream."""
+def header(stream: Readable, name: str) -> Header:
+    """Read the 24-byte file header (after the magic was recognised)."""
+    raw = stream.read(24)
+    if len(raw) < 24:
+        raise CaptureError(f"{name}: pcap file header cut short ({len(raw)} of 24 bytes)")
+    endian, ns_per_unit = MAGICS[raw[:4]]
+    linktype = struct.unpack_from(endian + "I", raw, 20)[0] & 0xFFFF  # upper bits: FCS info
+    return Header(endian == ">", ns_per_unit, linktype)
+
+
+def fill(stream: Readable, chunks: Chunks, where: Callable[[], int]) -> Iterator[Raw]:
+    """The reading stage: chunks of up to `size` fresh bytes, placed after the room."""
+    size, head = chunks.size, chunks.head
+    while True:
+        chunk = chunks.next()
+        view = memoryview(chunk[0])[head : head + size]
+        have = 0
+        while have < size:
+            got = stream.readinto(view[have:])
+            if not got:
+                break
+            have += got
+        view.release()
+        if have:
+            yield chunk, head, have, where()
+        if have < size:
+            return
+
+
+def walk_batches(raws: Iterable[Raw], head: Header, capture: CaptureFile) -> Iterator[RecordBatch]:
+    """The walking stage: each chunk, after what the one before left over, as a batch."""
     from detector.sources import MAX_RECORD_BYTES
 
     info = capture.info
-    header = stream.read(24)
-    if len(header) < 24:
-        raise CaptureError(f"{info.name}: pcap file header cut short ({len(header)} of 24 bytes)")
-    endian, ns_per_unit = MAGICS[header[:4]]
-    big = endian == ">"
-    linktype = struct.unpack_from(endian + "I", header, 20)[0] & 0xFFFF  # upper bits: FCS info
     walk: Callable[..., tuple[int, int, bool]] = _py_walk
     if info.size is None or info.size > FAST_WALK_BYTES:
         from detector.sources import walk as compiled
 
         walk = compiled.walk
-    buffers: Chunks = capture.chunks or Buffers(capture.chunk_bytes)
-    number = 1
-    pending = b""
-    eof = full = False
-    while not eof or full:
-        buf, offs, caps, origs, ts = buffers.next()
-        buf[: len(pending)] = pending
-        have = len(pending)
-        view = memoryview(buf)
-        while have < len(buf):
-            got = stream.readinto(view[have:])
-            if not got:
-                eof = True
+    number, pending, full, rows = 1, b"", False, 0
+    buf: bytearray | memoryview
+    for raw in itertools.chain(raws, itertools.repeat(None)):
+        if raw is None:  # the stream has ended; full columns left whole records over
+            if not (pending and full):
                 break
-            have += got
-        view.release()
-        data = np.frombuffer(buf, dtype=np.uint8)
+            # columns as long as the last chunk's, of their own (that chunk may be in use)
+            offs, caps, origs, ts = (np.empty(rows, dtype=np.int64) for _ in range(4))
+            buf, start, end = bytearray(pending), 0, len(pending)
+        else:
+            (buf, offs, caps, origs, ts), room, have, info.position = raw
+            rows = len(offs)
+            if len(pending) <= room:
+                start, end = room - len(pending), room + have
+                buf[start:room] = pending
+            else:  # more left over than there is room for: a buffer of both
+                buf = bytearray(pending) + buf[room : room + have]
+                start, end = 0, len(buf)
+        data = np.frombuffer(buf, dtype=np.uint8)[start:end]
         n, pos, corrupt = walk(
-            data if walk is not _py_walk else buf,
-            have,
-            big,
-            ns_per_unit,
+            data if walk is not _py_walk else memoryview(buf)[start:end],
+            end - start,
+            head.big,
+            head.ns_per_unit,
             MAX_RECORD_BYTES,
             offs,
             caps,
@@ -155,20 +187,17 @@ def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> It
                 f"{info.name}: corrupt record header after packet {number + n - 1}"
                 f" (claims more than {MAX_RECORD_BYTES} bytes)"
             )
-        full = n == len(offs)  # the columns are full: what is left is walked next
-        pending = bytes(buf[pos:have])
-        info.position = where()
+        full = n == len(offs)
+        pending = bytes(buf[start + pos : end])
         if n:
+            offs[:n] += start
             info.records += n
-            links = np.full(n, linktype, dtype=np.int64)
+            links = np.full(n, head.linktype, dtype=np.int64)
             yield RecordBatch(info.name, buf, offs[:n], caps[:n], origs[:n], ts[:n], links, number)
             number += n
-        elif not eof and len(pending) == buffers.size:
-            buffers = buffers.grown()  # one record larger than the buffer
     if pending:
-        yield from _truncated_tail(
-            pending, struct.Struct(endian + "IIII"), ns_per_unit, linktype, number, capture
-        )
+        rec = struct.Struct((">" if head.big else "<") + "IIII")
+        yield from _truncated_tail(pending, rec, head.ns_per_unit, head.linktype, number, capture)
 
 
 def _truncated_tail(

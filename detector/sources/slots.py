@@ -21,7 +21,8 @@ from detector.errors import SpoofwatchError
 from detector.model import RecordBatch
 from detector.sources import CHUNK_BYTES
 
-DATA = CHUNK_BYTES + CHUNK_BYTES // 8  # a pcapng chunk with the block it carried over fits
+DATA = CHUNK_BYTES + CHUNK_BYTES // 8  # a chunk and the room before it (a pcapng one and the
+# block it carried over fit too)
 ROWS = 32_768  # records a slot holds
 COLS = 5  # offsets, caplens, origlens, ts_ns, linktypes
 DECODED = 13  # the batch path's columns: 9 key rows, the hash, 3 destination rows
@@ -84,10 +85,10 @@ class Slots:
         """The first `size` bytes of slot i's data, to read into."""
         return memoryview(self.map)[i * SLOT : i * SLOT + size]
 
-    def chunk(self, i: int, size: int) -> tuple[memoryview, I64, I64, I64, I64]:
+    def chunk(self, i: int) -> tuple[memoryview, I64, I64, I64, I64]:
         """Slot i as a classic-pcap reader's chunk (detector.sources.pcap.Chunks)."""
         cols = self.cols[i]
-        return self.data(i, size), cols[0], cols[1], cols[2], cols[3]
+        return self.data(i), cols[0], cols[1], cols[2], cols[3]
 
     def put(self, i: int, batch: RecordBatch) -> bool:
         """Copy a batch into slot i (False if it does not fit: it goes another way)."""

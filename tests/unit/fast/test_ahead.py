@@ -3,7 +3,9 @@ failures in their place, a thread's crash raised, and its threads gone when the 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import struct
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from detector.decoders import DecodeConfig
+from detector.errors import CaptureError
 from detector.fast import columns as col
 from detector.fast.ahead import Ahead
 from detector.model import RecordBatch
@@ -65,6 +68,67 @@ def test_the_batches_are_those_read_in_turn_and_stay_intact_while_judged(capture
         got.append((source, before, cols.keys.tobytes()))
     assert len(expected) > 3 * (2 * 3 + 3)  # the pool went round more than three times
     assert got == expected
+
+
+def in_turn(paths: list[str]) -> list[Any]:
+    """What reading each capture in turn gives: batches, and where one fails, its failure."""
+    out: list[Any] = []
+    for path in paths:
+        try:
+            out.extend(digest(b) for b in CaptureFile(path, CHUNK).batches())
+        except CaptureError as exc:
+            out.append(str(exc))
+    return out
+
+
+def ahead(paths: list[str]) -> list[Any]:
+    """What read-ahead gives, taken by a slow judge (the threads run ahead of it)."""
+    out: list[Any] = []
+    for item in Ahead(paths, decode, chunk_bytes=CHUNK):
+        if item[0] == "batch":
+            time.sleep(0.001)
+            out.append(digest(item[1]))
+        elif item[0] == "failed":
+            out.append(item[1])
+    return out
+
+
+def test_a_capture_that_fails_midway_fails_in_its_place_and_the_next_goes_on(
+    capture: Path, tmp_path: Path
+) -> None:
+    data = capture.read_bytes()
+    corrupt = tmp_path / "corrupt.pcap"  # a record header claims 1 GiB, some chunks in
+    at = 24
+    while at < 300_000:
+        at += 16 + int.from_bytes(data[at + 8 : at + 12], "little")
+    corrupt.write_bytes(data[: at + 8] + (1 << 30).to_bytes(4, "little") + data[at + 12 :])
+    cut = tmp_path / "cut.pcap.gz"  # a gzip stream that stops halfway
+    packed = gzip.compress(data)
+    cut.write_bytes(packed[: len(packed) // 2])
+    paths = [str(corrupt), str(capture), str(cut), str(PCAPS / "geneve-ip-change.pcap")]
+    expected = in_turn(paths)
+    failures = [x for x in expected if isinstance(x, str)]
+    assert len(failures) == 2 and "corrupt record header" in failures[0]
+    assert "read failed" in failures[1]
+    assert ahead(paths) == expected
+
+
+def test_a_record_larger_than_a_chunk_comes_whole(capture: Path, tmp_path: Path) -> None:
+    data = capture.read_bytes()
+    giant = tmp_path / "giant.pcap"  # a 300 KB record between ordinary ones, chunks of 64 KB
+    record = struct.pack("<IIII", 1_767_225_600, 0, 300_000, 300_000) + bytes(300_000)
+    giant.write_bytes(_cut(data, 400) + record + data[24:])
+    expected = in_turn([str(giant)])
+    assert sum(n for _, n, _ in expected) == 400 + 1 + 6000
+    assert ahead([str(giant)]) == expected
+
+
+def _cut(data: bytes, records: int) -> bytes:
+    """The file header and the first `records` records of a capture."""
+    at = 24
+    for _ in range(records):
+        at += 16 + int.from_bytes(data[at + 8 : at + 12], "little")
+    return data[:at]
 
 
 def test_an_unreadable_capture_is_reported_in_its_place(capture: Path, tmp_path: Path) -> None:

@@ -62,15 +62,12 @@ class FewRows:
     """Chunks of plenty of bytes but room for three records in each."""
 
     def __init__(self) -> None:
-        self.size = 1 << 16
-        self.pool = Buffers(self.size)
+        self.pool = Buffers(1 << 16)
+        self.size, self.head = self.pool.size, self.pool.head
 
     def next(self) -> Chunk:
         buf, *cols = self.pool.next()
         return buf, *(c[:3] for c in cols)  # type: ignore[return-value]
-
-    def grown(self) -> Buffers:
-        return self.pool.grown()
 
 
 def test_a_walk_that_fills_its_columns_goes_on_in_the_next_chunk() -> None:
