@@ -100,12 +100,15 @@ class Pipeline:
         self, paths: Sequence[str], progress: Progress | None = None, ahead: bool = False
     ) -> RunReport:
         """Replay captures in order; an unreadable one is reported and the others still run.
-        With `ahead`, reading and decoding run on a thread of their own (detector.fast.ahead)."""
+        With `ahead`, reading and decoding run on threads of their own (detector.fast.ahead)."""
         report = RunReport()
         started = time.perf_counter()
-        if ahead:
-            self._ahead(paths, progress, report)
-            paths = ()
+        (self._ahead if ahead else self._in_turn)(paths, progress, report)
+        self.finish()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _in_turn(self, paths: Sequence[str], progress: Progress | None, report: RunReport) -> None:
         for path in paths:
             capture = CaptureFile(path)
             report.captures.append(capture.info)
@@ -116,9 +119,6 @@ class Pipeline:
                         progress(capture.info, self.stats.packets)
             except CaptureError as exc:
                 report.failures.append(str(exc))
-        self.finish()
-        report.seconds = time.perf_counter() - started
-        return report
 
     def _ahead(self, paths: Sequence[str], progress: Progress | None, report: RunReport) -> None:
         batches = self.batches
