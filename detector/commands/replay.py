@@ -80,10 +80,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_jobs,
         default=1,
         metavar="N",
-        help="use N cores (for archives of large captures): reading and decoding run ahead of"
-        " the judging on threads of their own; from 3 on, the judging is also split by segment"
-        " over N - 1 processes (not with --timeline). Every segment is still judged in capture"
-        " order: the alerts are those of --jobs 1, in its order",
+        help="use N cores (for archives of large captures). 2: reading and decoding run on"
+        " threads of their own, ahead of the judging. 3 or more: one process reads and decodes"
+        " each batch once, and N - 1 processes judge a share of the segments each (this pays"
+        " when judging is most of the work, e.g. flow records; not with --timeline). Every"
+        " segment is still judged in capture order: the alerts are those of --jobs 1, in its"
+        " order",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     r.set_defaults(run=run)
