@@ -57,12 +57,13 @@ bench: $(BIN)/spoofwatch .sysdeps
 	$(BIN)/python bench/bench.py
 
 # Coverage-guided fuzzing of every parser (atheris): FUZZ_SECONDS per target; not part of `make test`.
-# FUZZ_TARGETS picks some (frame ipfix ...); all by default.
+# FUZZ_TARGETS picks some (frame ipfix ...); all by default. FUZZ_WORKERS processes a target.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
+FUZZ_WORKERS ?= 1
 fuzz: $(BIN)/spoofwatch
 	$(BIN)/pip install -q atheris
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m tests.fuzz.run $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORKERS=$(FUZZ_WORKERS) $(BIN)/python -m tests.fuzz.run $(FUZZ_TARGETS)
 
 # A flood soak of `spoofwatch run` on a veth pair (root): SOAK_SECONDS, traffic at SOAK_PPS.
 SOAK_SECONDS ?= 600

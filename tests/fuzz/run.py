@@ -1,11 +1,13 @@
 """`make fuzz`: coverage-guided fuzzing (atheris, libFuzzer's engine) of every target in turn.
 
-    python -m tests.fuzz.run [--seconds S] [TARGET ...]
+    python -m tests.fuzz.run [--seconds S] [--workers W] [TARGET ...]
 
-Each target runs in its own process for S seconds (FUZZ_SECONDS, default 300) with a 2 GiB RSS
-limit (libFuzzer's -rss_limit_mb: memory must stay flat), starting from a corpus seeded with
-the samples, the real captures and the golden cases, and kept in bench/out/fuzz/<target>/ so
-the next run continues from it. Crashes land there too (crash-*, oom-*, timeout-*); each one
+Each target runs for S seconds (FUZZ_SECONDS, default 300) in W processes (FUZZ_WORKERS,
+default 1: one a core at most) with a 2 GiB RSS limit each (libFuzzer's -rss_limit_mb: memory
+must stay flat), starting from a corpus seeded with the samples, the real captures and the
+golden cases, and kept in bench/out/fuzz/<target>/ so the next run continues from it. The
+workers share that corpus as libFuzzer's -jobs does: each reloads it every second, so what one
+finds the others mutate; their inputs are added up and the highest coverage is shown. Crashes land there too (crash-*, oom-*, timeout-*); each one
 found becomes a regression input under tests/fuzz/regressions/ with its fix. Atheris was chosen
 because it is libFuzzer for Python: coverage of our own bytecode, well kept, no C to write.
 The numba kernels are compiled, not instrumented; the capture target checks them
@@ -20,11 +22,13 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "fuzz"
 COMPILED = ["detector.fast.kernels", "detector.fast.tlkernels", "detector.sources.walk"]
+PROGRESS_SECONDS = 300
 STATS = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
 
 
@@ -52,7 +56,7 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
     atheris.Fuzz()
 
 
-def run(name: str, seconds: int) -> dict[str, int | str]:
+def run(name: str, seconds: int, workers: int = 1) -> dict[str, int | str]:
     from tests.fuzz.targets import seeds
 
     home = OUT / name
@@ -68,25 +72,35 @@ def run(name: str, seconds: int) -> dict[str, int | str]:
         "-rss_limit_mb=2048",
         "-timeout=30",
         "-max_len=65536",
+        "-reload=1",
         f"-artifact_prefix={home}/",
         "-print_final_stats=1",
         str(corpus),
     ]
     env = dict(os.environ, SPOOFWATCH_FUZZ_SCRATCH=str(scratch))
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.fuzz.run", "--child", name, "--", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    found = STATS.findall(done.stderr)
-    runs, cov, ft = (int(x) for x in found[-1]) if found else (0, 0, 0)
+    command = [sys.executable, "-m", "tests.fuzz.run", "--child", name, "--", *args]
+    logs = [home / f"worker-{k}.log" for k in range(workers)]
+    procs = []
+    for log in logs:
+        with log.open("w") as out:
+            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=out, stdout=out))
+    started = time.monotonic()
+    while any(p.poll() is None for p in procs):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            procs[0].wait(timeout=PROGRESS_SECONDS)
+        if any(p.poll() is None for p in procs):
+            runs, cov, _ = _tally(logs)
+            minutes = (time.monotonic() - started) / 60
+            print(f"  {name}: {runs:,} inputs, coverage {cov:,} ({minutes:.0f} min)", flush=True)
+    codes = [p.wait() for p in procs]
+    runs, cov, ft = _tally(logs)
     crashes = sorted(
         p.name for p in home.glob("*") if p.name.startswith(("crash-", "oom-", "timeout-", "leak-"))
     )
-    if done.returncode and not crashes:
-        crashes = [f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"]
+    for code, log in zip(codes, logs, strict=True):
+        if code and not crashes:
+            last = log.read_text(errors="replace").strip().splitlines()[-1:]
+            crashes = [f"exit {code}: {last} (see {log})"]
     return {
         "target": name,
         "inputs": runs,
@@ -94,6 +108,17 @@ def run(name: str, seconds: int) -> dict[str, int | str]:
         "ft": ft,
         "findings": ", ".join(crashes) or "none",
     }
+
+
+def _tally(logs: list[Path]) -> tuple[int, int, int]:
+    """Inputs run by all workers so far, and the highest coverage and features one reached."""
+    runs = cov = ft = 0
+    for log in logs:
+        found = STATS.findall(log.read_text(errors="replace"))
+        if found:
+            n, c, f = (int(x) for x in found[-1])
+            runs, cov, ft = runs + n, max(cov, c), max(ft, f)
+    return runs, cov, ft
 
 
 def main() -> int:
@@ -104,6 +129,12 @@ def main() -> int:
     )
     p.add_argument("targets", nargs="*", metavar="TARGET", help=f"some of: {', '.join(TARGETS)}")
     p.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "300")))
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("FUZZ_WORKERS", "1")),
+        help="processes per target, sharing its corpus (FUZZ_WORKERS; default 1)",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -115,13 +146,16 @@ def main() -> int:
     unknown = sorted(set(names) - set(TARGETS))
     if unknown:
         p.error(f"unknown target {unknown[0]}; known: {', '.join(TARGETS)}")
-    print(f"fuzzing {len(names)} targets, {args.seconds} s each (corpora in {OUT})")
+    if not 1 <= args.workers <= (os.cpu_count() or 1):
+        p.error(f"--workers must be 1 to {os.cpu_count()} (one a core), not {args.workers}")
+    per = f", {args.workers} workers" if args.workers > 1 else ""
+    print(f"fuzzing {len(names)} targets, {args.seconds} s each{per} (corpora in {OUT})")
     print(
         f"{'target':<14} {'inputs':>12} {'inputs/s':>9} {'coverage':>9} {'features':>9}  findings"
     )
     failed = False
     for name in names:
-        r = run(name, args.seconds)
+        r = run(name, args.seconds, args.workers)
         rate = int(r["inputs"]) / max(args.seconds, 1)
         print(
             f"{name:<14} {r['inputs']:>12,} {rate:>9,.0f} {r['cov']:>9,} {r['ft']:>9,}  {r['findings']}",
