@@ -64,6 +64,12 @@ class CaptureFile:
                 raise CaptureError(f"{self.path}: cannot open: {exc.strerror}") from exc
         return raw
 
+    def _chunk_size(self, plain: bool) -> int:
+        """No chunk larger than a plain file: a small capture costs no megabytes of buffers."""
+        if plain and self.info.size is not None:
+            return max(min(self.chunk_bytes, self.info.size), 64)
+        return self.chunk_bytes
+
     def batches(self) -> Iterator[RecordBatch]:
         """Yield the capture's records in order; raise CaptureError for unreadable input."""
         items = self.stages()
@@ -97,7 +103,7 @@ class CaptureFile:
                 elif magic in pcap.MAGICS:
                     head = pcap.header(body, self.path)
                     yield functools.partial(pcap.walk_batches, head=head, capture=self)
-                    chunks = self.chunks or pcap.Buffers(self.chunk_bytes)
+                    chunks = self.chunks or pcap.Buffers(self._chunk_size(stream is raw))
                     yield from pcap.fill(body, chunks, lambda: _position(raw))
                 elif not magic:
                     raise CaptureError(f"{self.path}: empty file, not a capture")
