@@ -66,6 +66,47 @@ def capture(data: bytes) -> None:
         raise AssertionError(f"batch and exact paths disagree:\n{fast}\n{exact}")
 
 
+def _records(path: str, compiled: bool) -> tuple[object, ...]:
+    from detector.sources import CaptureFile, pcap
+
+    saved = pcap.FAST_WALK_BYTES
+    pcap.FAST_WALK_BYTES = 0 if compiled else 1 << 62
+    # the compiled walk reads in chunks of 1 KiB: records cross chunks, columns fill up
+    capture = CaptureFile(path, chunk_bytes=1024) if compiled else CaptureFile(path)
+    rows: list[tuple[object, ...]] = []
+    error = None
+    try:
+        for b in capture.batches():
+            rows.extend(
+                (b.first_number + i, bytes(b.buf[o : o + c]), c, orig, ts, link)
+                for i, (o, c, orig, ts, link) in enumerate(
+                    zip(
+                        b.offsets.tolist(),
+                        b.caplens.tolist(),
+                        b.origlens.tolist(),
+                        b.ts_ns.tolist(),
+                        b.linktypes.tolist(),
+                        strict=True,
+                    )
+                )
+            )
+    except CaptureError as exc:
+        error = str(exc)
+    finally:
+        pcap.FAST_WALK_BYTES = saved
+    info = capture.info
+    return rows, error, info.records, info.truncated, info.warnings
+
+
+def reader(data: bytes) -> None:
+    """The capture readers alone, many times faster than `capture`: the compiled record walk,
+    fed 1 KiB chunks, gives the same records, error and notes as the Python walk."""
+    with as_file(data, ".pcap") as path:
+        fast, exact = _records(path, compiled=True), _records(path, compiled=False)
+    if fast != exact:
+        raise AssertionError(f"the compiled and Python walks disagree:\n{fast}\n{exact}")
+
+
 def frame(data: bytes) -> None:
     """One record through the decode chain, for each link type it may claim to be."""
     from detector.decoders import Decoder
@@ -144,6 +185,7 @@ def timeline(data: bytes) -> None:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "capture": capture,
+    "reader": reader,
     "frame": frame,
     "ipfix": ipfix,
     "config": config,
@@ -161,6 +203,7 @@ def seeds(name: str) -> list[bytes]:
 
     pick: dict[str, list[Path]] = {
         "capture": sorted(PCAPS.glob("*.pcap")) + real_captures()[:40],
+        "reader": sorted(PCAPS.glob("*.pcap")) + real_captures()[:40],
         "frame": [],
         "ipfix": sorted((ROOT / "tests").rglob("*.ipfix")),
         "config": sorted((ROOT / "pipelines").glob("*.toml")) + sorted(GOLDEN.rglob("*.toml")),

@@ -34,6 +34,26 @@ def test_the_capture_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPat
     targets.capture(data)
 
 
+def test_the_reader_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader differential can fail: a compiled walk that loses a nanosecond is caught."""
+    from detector.sources import walk
+    from tests.fuzz import targets
+
+    original = walk.walk
+
+    def off_by_one(*args: object) -> tuple[int, int, bool]:
+        n, pos, corrupt = original(*args)
+        args[-1][:n] += 1  # type: ignore[index]
+        return n, pos, corrupt
+
+    monkeypatch.setattr(walk, "walk", off_by_one)
+    data = (PCAPS / "geneve-ip-change.pcap").read_bytes()
+    with pytest.raises(AssertionError, match="walks disagree"):
+        targets.reader(data)
+    monkeypatch.setattr(walk, "walk", original)
+    targets.reader(data)
+
+
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*/*"))
 
 
