@@ -182,19 +182,19 @@ def walk_batches(raws: Iterable[Raw], head: Header, capture: CaptureFile) -> Ite
             origs,
             ts,
         )
-        if corrupt:
-            raise CaptureError(
-                f"{info.name}: corrupt record header after packet {number + n - 1}"
-                f" (claims more than {MAX_RECORD_BYTES} bytes)"
-            )
         full = n == len(offs)
         pending = bytes(buf[start + pos : end])
-        if n:
+        if n:  # the whole records before a corrupt header too, wherever the chunks began
             offs[:n] += start
             info.records += n
             links = np.full(n, head.linktype, dtype=np.int64)
             yield RecordBatch(info.name, buf, offs[:n], caps[:n], origs[:n], ts[:n], links, number)
             number += n
+        if corrupt:
+            raise CaptureError(
+                f"{info.name}: corrupt record header after packet {number - 1}"
+                f" (claims more than {MAX_RECORD_BYTES} bytes)"
+            )
     if pending:
         rec = struct.Struct((">" if head.big else "<") + "IIII")
         yield from _truncated_tail(pending, rec, head.ns_per_unit, head.linktype, number, capture)
