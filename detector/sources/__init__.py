@@ -6,6 +6,7 @@ import functools
 import gzip
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -112,7 +113,7 @@ class CaptureFile:
                         f"{self.path}: not a pcap, pcapng or IPFIX message file"
                         f" (starts with {magic.hex()})"
                     )
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
                 raise CaptureError(f"{self.path}: read failed: {exc}") from exc
         finally:
             if raw is not sys.stdin.buffer:
@@ -132,7 +133,7 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
 def _peek_gz(stream: BinaryIO, path: str) -> bytes:
     try:
         return _peek(stream, 4)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise CaptureError(f"{path}: corrupt gzip stream: {exc}") from exc
 
 

@@ -98,6 +98,19 @@ def test_gzip_is_transparent(tmp_path: Path) -> None:
     assert records[0][3] == FRAME_A
 
 
+GZIP_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+
+
+def stored_gzip_broken_in_block(k: int) -> bytes:
+    """A gzip'd capture in stored (level 0) blocks, block k's length complement corrupted."""
+    data = bytearray(gzip.compress(classic("<", False, [(i, 0, FRAME_A) for i in range(3000)]), 0))
+    at = len(GZIP_HEAD)
+    for _ in range(k - 1):
+        at += 5 + int.from_bytes(data[at + 1 : at + 3], "little")
+    data[at + 3] ^= 0xFF
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -106,6 +119,9 @@ def test_gzip_is_transparent(tmp_path: Path) -> None:
         (b"\xd4\xc3\xb2\xa1\x02\x00", "file header cut short"),
         (gzip.compress(b"not a capture either"), "not a pcap, pcapng or IPFIX message file"),
         (b"\x1f\x8b\x08\x00garbage", "bad.pcap: corrupt gzip stream"),
+        # a stored deflate block whose length and its complement disagree: zlib.error
+        (GZIP_HEAD + b"\x01\x00\x00\x00\x00", "bad.pcap: corrupt gzip stream: .*stored block"),
+        (stored_gzip_broken_in_block(2), "bad.pcap: read failed: .*stored block"),
     ],
 )
 def test_unreadable_input_is_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
