@@ -1,13 +1,14 @@
 """`make fuzz`: coverage-guided fuzzing (atheris, libFuzzer's engine) of every target in turn.
 
-    python -m tests.fuzz.run [--seconds S] [--workers W] [TARGET ...]
+    python -m tests.fuzz.run [--seconds S] [--workers W] [--runs N] [TARGET ...]
 
 Each target runs for S seconds (FUZZ_SECONDS, default 300) in W processes (FUZZ_WORKERS,
 default 1: one a core at most) with a 2 GiB RSS limit each (libFuzzer's -rss_limit_mb: memory
 must stay flat), starting from a corpus seeded with the samples, the real captures and the
 golden cases, and kept in bench/out/fuzz/<target>/ so the next run continues from it. The
 workers share that corpus as libFuzzer's -jobs does: each reloads it every second, so what one
-finds the others mutate; their inputs are added up and the highest coverage is shown. Crashes land there too (crash-*, oom-*, timeout-*); each one
+finds the others mutate; their inputs are added up and the highest coverage is shown. With N
+(FUZZ_RUNS) a target stops after N inputs, or at S seconds if that comes first. Crashes land there too (crash-*, oom-*, timeout-*); each one
 found becomes a regression input under tests/fuzz/regressions/ with its fix. Atheris was chosen
 because it is libFuzzer for Python: coverage of our own bytecode, well kept, no C to write.
 The numba kernels are compiled, not instrumented; the capture target checks them
@@ -56,7 +57,7 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
     atheris.Fuzz()
 
 
-def run(name: str, seconds: int, workers: int = 1) -> dict[str, int | str]:
+def run(name: str, seconds: int, workers: int = 1, runs: int = 0) -> dict[str, int | str]:
     from tests.fuzz.targets import seeds
 
     home = OUT / name
@@ -69,6 +70,7 @@ def run(name: str, seconds: int, workers: int = 1) -> dict[str, int | str]:
     scratch.mkdir(exist_ok=True)
     args = [
         f"-max_total_time={seconds}",
+        f"-runs={-(-runs // workers) if runs else -1}",
         "-rss_limit_mb=2048",
         "-timeout=30",
         "-max_len=65536",
@@ -93,6 +95,7 @@ def run(name: str, seconds: int, workers: int = 1) -> dict[str, int | str]:
             minutes = (time.monotonic() - started) / 60
             print(f"  {name}: {runs:,} inputs, coverage {cov:,} ({minutes:.0f} min)", flush=True)
     codes = [p.wait() for p in procs]
+    elapsed = time.monotonic() - started
     runs, cov, ft = _tally(logs)
     crashes = sorted(
         p.name for p in home.glob("*") if p.name.startswith(("crash-", "oom-", "timeout-", "leak-"))
@@ -107,6 +110,7 @@ def run(name: str, seconds: int, workers: int = 1) -> dict[str, int | str]:
         "cov": cov,
         "ft": ft,
         "findings": ", ".join(crashes) or "none",
+        "seconds": round(elapsed),
     }
 
 
@@ -135,6 +139,13 @@ def main() -> int:
         default=int(os.environ.get("FUZZ_WORKERS", "1")),
         help="processes per target, sharing its corpus (FUZZ_WORKERS; default 1)",
     )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=int(os.environ.get("FUZZ_RUNS", "0")),
+        help="stop a target after this many inputs, shared by its workers (FUZZ_RUNS; "
+        "default 0: run for the whole time)",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -155,8 +166,8 @@ def main() -> int:
     )
     failed = False
     for name in names:
-        r = run(name, args.seconds, args.workers)
-        rate = int(r["inputs"]) / max(args.seconds, 1)
+        r = run(name, args.seconds, args.workers, args.runs)
+        rate = int(r["inputs"]) / max(int(r["seconds"]), 1)
         print(
             f"{name:<14} {r['inputs']:>12,} {rate:>9,.0f} {r['cov']:>9,} {r['ft']:>9,}  {r['findings']}",
             flush=True,
