@@ -5,14 +5,15 @@
 Each target runs for S seconds (FUZZ_SECONDS, default 300) in W processes (FUZZ_WORKERS,
 default 1: one a core at most) with a 2 GiB RSS limit each (libFuzzer's -rss_limit_mb: memory
 must stay flat), starting from a corpus seeded with the samples, the real captures and the
-golden cases, and kept in bench/out/fuzz/<target>/ so the next run continues from it. The
-workers share that corpus as libFuzzer's -jobs does: each reloads it every second, so what one
-finds the others mutate; their inputs are added up and the highest coverage is shown. With N
-(FUZZ_RUNS) a target stops after N inputs, or at S seconds if that comes first. Crashes land there too (crash-*, oom-*, timeout-*); each one
-found becomes a regression input under tests/fuzz/regressions/ with its fix. Atheris was chosen
-because it is libFuzzer for Python: coverage of our own bytecode, well kept, no C to write.
-The numba kernels are compiled, not instrumented; the capture target checks them
-differentially against the exact path instead.
+golden cases, and kept in bench/out/fuzz/<target>/ so the next run continues from it. Crashes
+land there too (crash-*, oom-*, timeout-*); each one found becomes a regression input under
+tests/fuzz/regressions/ with its fix. The workers share the corpus as libFuzzer's -jobs does:
+each reloads it every second, so what one finds the others mutate; their inputs are added up
+and the highest coverage is shown. With N (FUZZ_RUNS) a target stops after N inputs, or at S
+seconds if that comes first. Atheris was chosen because it is libFuzzer for Python: coverage
+of our own bytecode, well kept, no C to write. The numba kernels are compiled, not
+instrumented; the capture and reader targets check them differentially against the Python
+code instead.
 """
 
 from __future__ import annotations
