@@ -58,14 +58,16 @@ bench: $(BIN)/spoofwatch .sysdeps
 
 # Coverage-guided fuzzing of every parser (atheris): FUZZ_SECONDS per target; not part of `make test`.
 # FUZZ_TARGETS picks some (frame ipfix ...); all by default. FUZZ_WORKERS processes a target;
-# FUZZ_RUNS stops a target after that many inputs (0: the whole FUZZ_SECONDS).
+# FUZZ_RUNS stops a target after that many inputs (0: the whole FUZZ_SECONDS); FUZZ_MAX_LEN
+# caps an input in bytes.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
 FUZZ_WORKERS ?= 1
 FUZZ_RUNS ?= 0
+FUZZ_MAX_LEN ?= 65536
 fuzz: $(BIN)/spoofwatch
 	$(BIN)/pip install -q atheris
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORKERS=$(FUZZ_WORKERS) FUZZ_RUNS=$(FUZZ_RUNS) $(BIN)/python -m tests.fuzz.run $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORKERS=$(FUZZ_WORKERS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) $(BIN)/python -m tests.fuzz.run $(FUZZ_TARGETS)
 
 # A flood soak of `spoofwatch run` on a veth pair (root): SOAK_SECONDS, traffic at SOAK_PPS.
 SOAK_SECONDS ?= 600

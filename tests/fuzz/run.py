@@ -1,6 +1,6 @@
 """`make fuzz`: coverage-guided fuzzing (atheris, libFuzzer's engine) of every target in turn.
 
-    python -m tests.fuzz.run [--seconds S] [--workers W] [--runs N] [TARGET ...]
+    python -m tests.fuzz.run [--seconds S] [--workers W] [--runs N] [--max-len B] [TARGET ...]
 
 Each target runs for S seconds (FUZZ_SECONDS, default 300) in W processes (FUZZ_WORKERS,
 default 1: one a core at most) with a 2 GiB RSS limit each (libFuzzer's -rss_limit_mb: memory
@@ -58,7 +58,9 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
     atheris.Fuzz()
 
 
-def run(name: str, seconds: int, workers: int = 1, runs: int = 0) -> dict[str, int | str]:
+def run(
+    name: str, seconds: int, workers: int = 1, runs: int = 0, max_len: int = 65536
+) -> dict[str, int | str]:
     from tests.fuzz.targets import seeds
 
     home = OUT / name
@@ -74,7 +76,7 @@ def run(name: str, seconds: int, workers: int = 1, runs: int = 0) -> dict[str, i
         f"-runs={-(-runs // workers) if runs else -1}",
         "-rss_limit_mb=2048",
         "-timeout=30",
-        "-max_len=65536",
+        f"-max_len={max_len}",
         "-reload=1",
         f"-artifact_prefix={home}/",
         "-print_final_stats=1",
@@ -147,6 +149,13 @@ def main() -> int:
         help="stop a target after this many inputs, shared by its workers (FUZZ_RUNS; "
         "default 0: run for the whole time)",
     )
+    p.add_argument(
+        "--max-len",
+        type=int,
+        default=int(os.environ.get("FUZZ_MAX_LEN", "65536")),
+        help="longest input in bytes (FUZZ_MAX_LEN; default 65536, a UDP datagram): a smaller "
+        "one trades the largest inputs for more of them",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -167,7 +176,7 @@ def main() -> int:
     )
     failed = False
     for name in names:
-        r = run(name, args.seconds, args.workers, args.runs)
+        r = run(name, args.seconds, args.workers, args.runs, args.max_len)
         rate = int(r["inputs"]) / max(int(r["seconds"]), 1)
         print(
             f"{name:<14} {r['inputs']:>12,} {rate:>9,.0f} {r['cov']:>9,} {r['ft']:>9,}  {r['findings']}",
