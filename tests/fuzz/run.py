@@ -135,7 +135,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("targets", nargs="*", metavar="TARGET", help=f"some of: {', '.join(TARGETS)}")
-    p.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "300")))
+    p.add_argument(
+        "--seconds",
+        type=int,
+        default=int(os.environ.get("FUZZ_SECONDS", "300")),
+        help="time per target (FUZZ_SECONDS; default 300)",
+    )
     p.add_argument(
         "--workers",
         type=int,
