@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from detector.nsx.realized import NsxPort, addresses, ports
+from detector.nsx.realized import NsxPort, addresses, ports, strings
 
 CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application", "")
 
@@ -64,13 +64,16 @@ class _Members:
             group = self.groups.get(ref)
             if group is None:
                 return None
-            m = group.get("members") or {}
-            out = {p for p in m.get("segment_ports", []) if p in self.paths}
-            for vif in m.get("vifs", []):
-                for key in ("lport_attachment_id", "external_id"):
-                    if vif.get(key) in self.by_vif:
-                        out.add(self.by_vif[vif[key]])
-            for text in m.get("ip_addresses", []):
+            m = group.get("members")
+            m = m if isinstance(m, dict) else {}
+            out = {p for p in strings(m.get("segment_ports")) if p in self.paths}
+            vifs = m.get("vifs")
+            for vif in vifs if isinstance(vifs, list) else []:
+                if isinstance(vif, dict):
+                    ids = (vif.get("lport_attachment_id"), vif.get("external_id"))
+                    known = [i for i in ids if isinstance(i, str) and i in self.by_vif]
+                    out.update(self.by_vif[i] for i in known)
+            for text in strings(m.get("ip_addresses")):
                 out |= self._holding(text)
             return out
         return self._holding(ref)  # a literal IP, CIDR or range in the rule
@@ -87,10 +90,16 @@ class _Members:
         }
 
 
+def _sequence(obj: dict[str, Any]) -> int:
+    """A policy's or rule's sequence_number; one that is not a JSON integer counts as 0."""
+    n = obj.get("sequence_number")
+    return n if isinstance(n, int) and not isinstance(n, bool) else 0
+
+
 def _order(policy: dict[str, Any], rule: dict[str, Any]) -> tuple[int, int, int]:
     category = policy.get("category") or ""
     rank = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
-    return rank, int(policy.get("sequence_number") or 0), int(rule.get("sequence_number") or 0)
+    return rank, _sequence(policy), _sequence(rule)
 
 
 def audit(snapshot: dict[str, Any]) -> Audit:
@@ -99,19 +108,16 @@ def audit(snapshot: dict[str, Any]) -> Audit:
     unprotected = {p.path for p in all_ports if not p.profiles.spoofguard}
     members = _Members(snapshot, all_ports)
     rules = sorted(
-        ((policy, rule) for policy in snapshot.get("policies", []) for rule in policy["rules"]),
+        ((p, rule) for p in snapshot.get("policies", []) for rule in p.get("rules", [])),
         key=lambda pr: _order(*pr),
     )
     checked, found, unresolved = 0, [], set()
     for policy, rule in rules:
-        if rule.get("disabled"):
+        if rule.get("disabled") is True:  # anything else may be enforced: audit it
             continue
         checked += 1
-        refs = [
-            g
-            for g in (*rule.get("source_groups", []), *rule.get("destination_groups", []))
-            if isinstance(g, str) and g.upper() != "ANY"
-        ]
+        groups = strings(rule.get("source_groups")) + strings(rule.get("destination_groups"))
+        refs = [g for g in groups if g.upper() != "ANY"]
         exposed: set[str] = set()
         for ref in refs:
             resolved = members.of(ref)

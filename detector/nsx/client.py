@@ -120,11 +120,13 @@ class NsxClient:
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
         """One object (path relative to /policy/api/v1), retried while the manager is busy."""
-        where = f"NSX manager {self.url}: GET {API}{path}"
+        where = f"NSX manager {self.url}: GET {API}{path if path.isprintable() else ascii(path)}"
         for attempt in range(MAX_TRIES):
             self.rate.wait()
             try:
                 r = self.http.get(f"{self.url}{API}{path}", params=params or None)
+            except httpx.InvalidURL as exc:  # a path the manager named holds a control character
+                raise NsxError(f"{where}: not a path that can be requested ({exc})") from exc
             except httpx.TimeoutException as exc:
                 self._count("error")
                 raise NsxError(f"{where}: no answer within {self.cfg.timeout_seconds:g} s") from exc
@@ -142,6 +144,8 @@ class NsxClient:
                 body = r.json()
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise NsxError(f"{where}: the answer is not JSON") from exc
+            except RecursionError as exc:
+                raise NsxError(f"{where}: the answer is nested too deeply") from exc
             if not isinstance(body, dict):
                 raise NsxError(f"{where}: the answer is not a JSON object")
             return body

@@ -42,6 +42,8 @@ FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "tofu": (("tofu_enabled",), "trust_on_first_use_enabled"),
     "timeout_minutes": (("arp_nd_binding_timeout",), "arp_nd_binding_timeout"),
 }
+# The ranges the manager accepts (reference/nsx-policy-api.md); a value outside is not NSX's.
+RANGES = {"arp_limit": (1, 256), "nd_limit": (2, 15), "timeout_minutes": (5, 120)}
 
 
 def _dig(raw: Any, path: tuple[str, ...]) -> Any:
@@ -50,31 +52,42 @@ def _dig(raw: Any, path: tuple[str, ...]) -> Any:
     return raw
 
 
+def _valid(name: str, value: Any, default: bool | int) -> bool:
+    """Is a field's value of the field's JSON type (and range)? Anything else counts as absent."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    low, high = RANGES.get(name, (0, 1 << 31))
+    return isinstance(value, int) and low <= value <= high
+
+
 def discovery_of(raw: dict[str, Any] | None) -> Discovery:
-    """A profile object (Policy or Manager field names) as a Discovery; missing keys default."""
+    """A profile object (Policy or Manager field names) as a Discovery; a key that is missing,
+    of another type or out of NSX's range takes NSX's default."""
     d = Discovery()
-    if not raw:
+    if not isinstance(raw, dict):
         return d
     values: dict[str, Any] = {}
     for name, (policy, manager) in FIELDS.items():
         default = getattr(d, name)
         value = _dig(raw, policy)
         value = raw.get(manager) if value is None else value
-        values[name] = default if value is None else type(default)(value)
+        values[name] = value if _valid(name, value, default) else default
     return Discovery(**values)
 
 
 def spoofguard_on(raw: dict[str, Any] | None) -> bool:
-    """Does a SpoofGuard profile drop packets from unbound addresses? Absent means off."""
-    if not raw:
+    """Does a SpoofGuard profile drop packets from unbound addresses? Absent means off, and so
+    does anything but JSON true (the audit errs towards calling a port unprotected)."""
+    if not isinstance(raw, dict):
         return False
     value = raw.get("address_binding_allowlist", raw.get("address_binding_whitelist"))
-    return bool(value)
+    return value is True
 
 
-def chosen(maps: list[dict[str, Any]], key: str) -> str:
+def chosen(maps: Any, key: str) -> str:
     """The profile path the binding maps set for `key`, or "" (inherit)."""
-    paths = sorted({m.get(key) or "" for m in maps} - {""})
+    found = (m.get(key) for m in maps if isinstance(m, dict)) if isinstance(maps, list) else ()
+    paths = sorted({p for p in found if isinstance(p, str) and p})
     return paths[0] if paths else ""
 
 
@@ -113,8 +126,8 @@ class Profiles:
     def _pick(
         segment: dict[str, Any], port: dict[str, Any], maps: str, key: str
     ) -> tuple[str, str]:
-        path = chosen(port.get(maps) or [], key)
+        path = chosen(port.get(maps), key)
         if path:
             return path, "port"
-        path = chosen(segment.get(maps) or [], key)
+        path = chosen(segment.get(maps), key)
         return (path, "segment") if path else ("", "default")

@@ -15,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from detector.errors import NsxError
 from detector.nsx import snapshot
 from detector.nsx.client import NsxClient, NsxConfig
+from detector.nsx.realized import strings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -112,9 +114,9 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             g
             for p in policies
             for r in p["rules"]
-            if not r.get("disabled")
-            for g in (*r.get("source_groups", []), *r.get("destination_groups", []))
-            if isinstance(g, str) and g.startswith("/")
+            if r.get("disabled") is not True
+            for g in strings(r.get("source_groups")) + strings(r.get("destination_groups"))
+            if g.startswith("/")
         }
 
         def members(group: dict[str, Any]) -> dict[str, Any]:
@@ -126,15 +128,14 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
                         for v in client.list(f"{base}/vifs", enforcement_point_path=ep)
                     ],
                     "segment_ports": [
-                        m.get("path")
-                        for m in client.list(f"{base}/segment-ports", enforcement_point_path=ep)
-                        if isinstance(m, dict)
+                        m["path"]
+                        for m in _objects(
+                            client.list(f"{base}/segment-ports", enforcement_point_path=ep)
+                        )
                     ],
-                    "ip_addresses": [
-                        a
-                        for a in client.list(f"{base}/ip-addresses", enforcement_point_path=ep)
-                        if isinstance(a, str)
-                    ],
+                    "ip_addresses": strings(
+                        client.list(f"{base}/ip-addresses", enforcement_point_path=ep)
+                    ),
                 }
             return group
 
@@ -142,7 +143,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         groups = _parallel(pool, members, groups)
         profiles = _objects(client.list("/infra/spoofguard-profiles"))
         discovery = _objects(client.list("/infra/ip-discovery-profiles"))
-    return {
+    doc = {
         "format": snapshot.FORMAT,
         "version": snapshot.VERSION,
         "manager": client.url,
@@ -160,6 +161,10 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             "waited_seconds": round(client.waited - waited, 3),
         },
     }
+    try:
+        return dict(snapshot.printable(doc))
+    except RecursionError as exc:
+        raise NsxError(f"NSX manager {client.url}: an answer nested too deeply") from exc
 
 
 def fetch(cfg: NsxConfig, progress: Progress | None = None) -> dict[str, Any]:

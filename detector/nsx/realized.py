@@ -59,10 +59,11 @@ def segment_name(segment: dict[str, Any]) -> str | None:
     vni = segment.get("overlay_id")
     if isinstance(vni, int) and not isinstance(vni, bool) and 0 <= vni < 1 << 24:
         return f"geneve:{vni}"
-    vlans = segment.get("vlan_ids") or []
-    if len(vlans) == 1 and str(vlans[0]).isdigit():
-        vlan = int(vlans[0])
-        return f"vlan:{vlan}" if vlan else "untagged"
+    vlans = segment.get("vlan_ids")
+    if isinstance(vlans, list) and len(vlans) == 1:  # ["100"]; a range "0-4094" names no one VLAN
+        text = str(vlans[0]) if isinstance(vlans[0], int | str) else ""
+        if text.isascii() and text.isdigit() and len(text) <= 4 and int(text) <= 4094:
+            return f"vlan:{int(text)}" if int(text) else "untagged"
     return None
 
 
@@ -71,6 +72,8 @@ def addresses(text: str) -> list[str]:
     text = text.strip()
     if "-" in text:
         first, last = (ipaddress.ip_address(x.strip()) for x in text.split("-", 1))
+        if first.version != last.version:
+            raise ValueError(f"{text}: a range from one address family to the other")
         nets = ipaddress.summarize_address_range(first, last)
         return [_compact(n) for n in nets]
     return [_compact(ipaddress.ip_network(text, strict=False))]
@@ -83,6 +86,11 @@ def _compact(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
 def _object(value: Any) -> dict[str, Any]:
     """An API object, or an empty one when the answer put something else there."""
     return value if isinstance(value, dict) else {}
+
+
+def strings(value: Any) -> list[str]:
+    """The strings of an API list (group paths, member paths, IP elements); [] if not a list."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _bindings(
@@ -126,7 +134,7 @@ def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iter
                 path=port["path"],
                 segment=name,
                 segment_path=segment["path"],
-                vif=attachment.get("id") or None,
+                vif=vif if isinstance(vif := attachment.get("id"), str) and vif else None,
                 realized=_bindings(state.get("realized_bindings"), skipped),
                 discovered=_bindings(state.get("discovered_bindings"), skipped),
                 duplicates=_bindings(state.get("duplicate_bindings"), skipped),

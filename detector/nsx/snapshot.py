@@ -20,8 +20,22 @@ VERSION = 1
 LISTS = ("segments", "spoofguard_profiles", "ip_discovery_profiles", "groups", "policies")
 
 
+def printable(value: Any) -> Any:
+    """A JSON value whose strings are all printable: one holding a control character, a line
+    break or a lone surrogate (a `\\ud800` escape) is written with its escapes (`\\x1b`). The
+    manager's names reach terminals, logs, HTML and UTF-8 files; NSX paths never hold them."""
+    if isinstance(value, str):
+        return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    return value
+
+
 def check(doc: Any, where: str) -> dict[str, Any]:
-    """The document if it is a snapshot this version reads; ConfigError naming `where` if not."""
+    """The document, its strings made printable, if it is a snapshot this version reads;
+    ConfigError naming `where` if not."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigError(f'{where}: not a spoofwatch NSX snapshot (no "format": "{FORMAT}")')
     version = doc.get("version")
@@ -40,7 +54,21 @@ def check(doc: Any, where: str) -> dict[str, Any]:
         for port in segment.get("ports", []):
             if not isinstance(port, dict) or not isinstance(port.get("path"), str):
                 raise ConfigError(f"{where}: a port of {segment['path']} without a path")
-    return doc
+    for key in LISTS[1:]:
+        if not all(_has_path(item) for item in doc.get(key, [])):
+            raise ConfigError(f"{where}: an entry of {key} without a path")
+    for policy in doc.get("policies", []):
+        rules = policy.get("rules", [])
+        if not isinstance(rules, list) or not all(_has_path(r) for r in rules):
+            raise ConfigError(f"{where}: the rules of {policy['path']} must be objects with a path")
+    try:
+        return dict(printable(doc))
+    except RecursionError as exc:
+        raise ConfigError(f"{where}: nested too deeply to be a snapshot") from exc
+
+
+def _has_path(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("path"), str)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -55,6 +83,8 @@ def load(path: str | Path) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"NSX snapshot {path}: not JSON ({exc.msg}, line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"NSX snapshot {path}: nested too deeply to be a snapshot") from exc
     return check(doc, f"NSX snapshot {path}")
 
 

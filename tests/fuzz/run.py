@@ -42,6 +42,9 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
         import detector.config
         import detector.decoders
         import detector.decoders.ipfix.decoder
+        import detector.nsx.audit
+        import detector.nsx.client
+        import detector.nsx.pull
         import detector.nsx.realized
         import detector.nsx.snapshot
         import detector.pipeline

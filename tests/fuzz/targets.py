@@ -17,7 +17,8 @@ import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from detector.errors import CaptureError, ConfigError, DecodeError, NsxError, ReportError
+from detector.errors import CaptureError, ConfigError, DecodeError, ReportError
+from tests.fuzz import nsx_targets
 
 SCRATCH = Path(os.environ.get("SPOOFWATCH_FUZZ_SCRATCH", tempfile.gettempdir()))
 
@@ -149,18 +150,6 @@ def bindings_csv(data: bytes) -> None:
         manual.load(path)
 
 
-def nsx_snapshot(data: bytes) -> None:
-    """An NSX snapshot (the Policy API's answers as kept on disk), read into ports."""
-    from detector.nsx import realized, snapshot
-
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        return
-    with contextlib.suppress(ConfigError, NsxError):
-        list(realized.ports(snapshot.check(doc, "fuzz")))
-
-
 def alerts(data: bytes) -> None:
     """An alerts file for `report`: both readers agree whenever the fast one accepts it."""
     from detector.report import load
@@ -190,7 +179,8 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "ipfix": ipfix,
     "config": config,
     "bindings_csv": bindings_csv,
-    "nsx_snapshot": nsx_snapshot,
+    "nsx_snapshot": nsx_targets.nsx_snapshot,
+    "nsx_api": nsx_targets.nsx_api,
     "alerts": alerts,
     "timeline": timeline,
 }
@@ -209,6 +199,7 @@ def seeds(name: str) -> list[bytes]:
         "config": sorted((ROOT / "pipelines").glob("*.toml")) + sorted(GOLDEN.rglob("*.toml")),
         "bindings_csv": sorted(GOLDEN.rglob("*.csv")),
         "nsx_snapshot": sorted((ROOT / "tests").rglob("*snapshot*.json")),
+        "nsx_api": [],
         "alerts": sorted(GOLDEN.rglob("expected.jsonl")),
         "timeline": [],
     }
@@ -222,6 +213,8 @@ def seeds(name: str) -> list[bytes]:
         out = [message(ipfix_set(2, TEMPLATE)) + b"\xff\xfe\xfd" + message(data, seq=1)]
     elif name == "nsx_snapshot":
         out = [json.dumps(SNAPSHOT).encode()]
+    elif name == "nsx_api":
+        out = nsx_targets.seeds_api()
     elif name == "timeline":
         out = [_sample_timeline()]
     return out or [b""]
