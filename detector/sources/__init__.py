@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from detector.sources.pcap import Chunks
 
 CHUNK_BYTES = 2 << 20
+READ_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+INFLATE_STEP = 16 << 10
 # A record longer than this is a corrupt header, not a packet (jumbo frames are 9 KB).
 MAX_RECORD_BYTES = 1 << 24
 
@@ -84,13 +86,13 @@ class CaptureFile:
         from detector.sources import pcap, pcapng
 
         raw = stream = self._open()
+        gz = None
         try:
             magic = _peek(stream, 4)
             if magic[:2] == b"\x1f\x8b":
-                stream = cast(
-                    BinaryIO, gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(magic, raw)))
-                )
-                magic = _peek_gz(stream, self.path)
+                gz = _ToTheCut(gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(magic, raw))))
+                stream = cast(BinaryIO, gz)
+                magic = _peek_gz(gz, self.path)
             body = _Prefixed(magic, stream)
             try:
                 if magic == b"\x0a\x0d\x0d\x0a":
@@ -113,8 +115,12 @@ class CaptureFile:
                         f"{self.path}: not a pcap, pcapng or IPFIX message file"
                         f" (starts with {magic.hex()})"
                     )
-            except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            except READ_ERRORS as exc:
                 raise CaptureError(f"{self.path}: read failed: {exc}") from exc
+            if gz is not None and gz.failed is not None:  # every record before it was read
+                raise CaptureError(
+                    f"{self.path}: read failed: {gz.failed} (the records before it were read)"
+                ) from gz.failed
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
@@ -130,11 +136,54 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
     return data if data is not None else b""
 
 
-def _peek_gz(stream: BinaryIO, path: str) -> bytes:
-    try:
-        return _peek(stream, 4)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CaptureError(f"{path}: corrupt gzip stream: {exc}") from exc
+def _peek_gz(stream: _ToTheCut, path: str) -> bytes:
+    magic = stream.read(4)
+    if len(magic) < 4 and stream.failed is not None:
+        raise CaptureError(f"{path}: corrupt gzip stream: {stream.failed}") from stream.failed
+    return magic
+
+
+class _ToTheCut:
+    """A gzip stream read up to its last good byte: where it fails (cut short, a corrupt
+    block) it ends, as a plain file cut short does, and `failed` keeps why. It inflates in
+    steps of INFLATE_STEP whatever the caller asks for: gzip loses what one step inflated
+    before a corrupt block, so with the caller's sizes what a damaged capture yields would
+    depend on the chunk size (a stream cut short loses nothing)."""
+
+    def __init__(self, stream: gzip.GzipFile) -> None:
+        self.stream = stream
+        self.failed: BaseException | None = None
+        self.spare = b""  # inflated, not yet asked for
+
+    def readinto(self, b: bytearray | memoryview) -> int:
+        # released on return: a failure kept in `failed` holds this frame
+        with memoryview(b) as whole, whole.cast("B") as view:
+            return self._fill(view)
+
+    def _fill(self, view: memoryview) -> int:
+        have = 0
+        while have < len(view):
+            if not self.spare:
+                if self.failed is not None:
+                    break
+                try:
+                    self.spare = self.stream.read1(INFLATE_STEP)
+                except READ_ERRORS as exc:
+                    self.failed = exc
+                    break
+                if not self.spare:
+                    break
+            k = min(len(view) - have, len(self.spare))
+            view[have : have + k] = self.spare[:k]
+            self.spare, have = self.spare[k:], have + k
+        return have
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(INFLATE_STEP), b""))
+        buf = bytearray(n)
+        del buf[self.readinto(buf) :]
+        return bytes(buf)
 
 
 class _Prefixed:

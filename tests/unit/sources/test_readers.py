@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,52 @@ def test_unreadable_input_is_one_clear_error(tmp_path: Path, content: bytes, mes
     p.write_bytes(content)
     with pytest.raises(CaptureError, match=message):
         read_all(p)
+
+
+@pytest.mark.parametrize("failure", ["cut short", "corrupt block"])
+def test_a_failing_gzip_stream_gives_the_records_before_the_failure(
+    tmp_path: Path, failure: str
+) -> None:
+    """A .pcap.gz copied while still being written: the records before the cut are read, the
+    same ones whatever the chunk size (the reader fuzz target found one chunk losing them all),
+    and the failure is still an error. A corrupt block also costs what gzip inflated of it in
+    its last step (INFLATE_STEP at most)."""
+    from detector.sources import INFLATE_STEP
+
+    records = [(i, 0, FRAME_A) for i in range(3000)]
+    if failure == "cut short":
+        whole = gzip.compress(classic("<", False, records))
+        content, why, lost = whole[: len(whole) * 6 // 10], "Compressed file ended", 0
+    else:
+        content, why, lost = stored_gzip_broken_in_block(3), "stored block", INFLATE_STEP
+    p = tmp_path / "cut.pcap.gz"
+    p.write_bytes(content)
+    counts = []
+    for chunk in (1 << 20, 1024, 70):
+        got = []
+        with pytest.raises(CaptureError, match=f"read failed: .*{why}.*the records before it"):
+            for b in CaptureFile(str(p), chunk_bytes=chunk).batches():
+                got.extend(
+                    bytes(b.buf[o : o + c]) for o, c in zip(b.offsets, b.caplens, strict=True)
+                )
+        assert got == [FRAME_A] * len(got)
+        counts.append(len(got))
+    assert counts[0] == counts[1] == counts[2], counts
+    most = (len(inflatable(content)) - 24) // (16 + len(FRAME_A))
+    assert most - lost // (16 + len(FRAME_A)) - 1 <= counts[0] <= most, (counts[0], most)
+    assert counts[0] > 1000
+
+
+def inflatable(content: bytes) -> bytes:
+    """What zlib inflates of a gzip stream before it fails, fed a byte at a time (a call that
+    fails loses its output: one byte's worth)."""
+    z, out = zlib.decompressobj(wbits=31), bytearray()
+    for at in range(len(content)):
+        try:
+            out += z.decompress(content[at : at + 1])
+        except zlib.error:
+            break
+    return bytes(out)
 
 
 def test_missing_file(tmp_path: Path) -> None:
