@@ -32,6 +32,7 @@ OUT = ROOT / "bench" / "out" / "fuzz"
 COMPILED = ["detector.fast.kernels", "detector.fast.tlkernels", "detector.sources.walk"]
 PROGRESS_SECONDS = 300
 STATS = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
+INTERRUPTED = 72  # libFuzzer's exit code after SIGINT (-interrupted_exitcode)
 
 
 def child(name: str, libfuzzer_args: list[str]) -> None:
@@ -93,21 +94,28 @@ def run(
         with log.open("w") as out:
             procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=out, stdout=out))
     started = time.monotonic()
-    while any(p.poll() is None for p in procs):
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            procs[0].wait(timeout=PROGRESS_SECONDS)
-        if any(p.poll() is None for p in procs):
-            runs, cov, _ = _tally(logs)
-            minutes = (time.monotonic() - started) / 60
-            print(f"  {name}: {runs:,} inputs, coverage {cov:,} ({minutes:.0f} min)", flush=True)
+    interrupted = False
+    try:
+        while any(p.poll() is None for p in procs):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                procs[0].wait(timeout=PROGRESS_SECONDS)
+            if any(p.poll() is None for p in procs):
+                runs, cov, _ = _tally(logs)
+                minutes = (time.monotonic() - started) / 60
+                print(
+                    f"  {name}: {runs:,} inputs, coverage {cov:,} ({minutes:.0f} min)", flush=True
+                )
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: they write their stats and stop
+        interrupted = True
     codes = [p.wait() for p in procs]
+    interrupted |= INTERRUPTED in codes
     elapsed = time.monotonic() - started
     runs, cov, ft = _tally(logs)
     crashes = sorted(
         p.name for p in home.glob("*") if p.name.startswith(("crash-", "oom-", "timeout-", "leak-"))
     )
     for code, log in zip(codes, logs, strict=True):
-        if code and not crashes:
+        if code and code != INTERRUPTED and not crashes:
             last = log.read_text(errors="replace").strip().splitlines()[-1:]
             crashes = [f"exit {code}: {last} (see {log})"]
     return {
@@ -115,7 +123,7 @@ def run(
         "inputs": runs,
         "cov": cov,
         "ft": ft,
-        "findings": ", ".join(crashes) or "none",
+        "findings": ", ".join(crashes) or ("none (interrupted)" if interrupted else "none"),
         "seconds": round(elapsed),
     }
 
@@ -190,6 +198,8 @@ def main() -> int:
             f"{name:<14} {r['inputs']:>12,} {rate:>9,.0f} {r['cov']:>9,} {r['ft']:>9,}  {r['findings']}",
             flush=True,
         )
+        if r["findings"] == "none (interrupted)":
+            return 130  # the targets after this one are not run
         failed |= r["findings"] != "none"
     return 1 if failed else 0
 

@@ -61,3 +61,27 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*/*"))
 def test_every_input_the_fuzzer_broke_us_with_is_fixed(path: Path) -> None:
     with contextlib.suppress(*ALLOWED):
         TARGETS[path.parent.name](path.read_bytes())
+
+
+def test_the_nsx_targets_catch_what_they_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NSX properties can fail: a pull whose document a snapshot load refuses, and manager
+    text that would reach a terminal unescaped, are both caught."""
+    from detector.nsx import pull, snapshot
+    from tests.fuzz import nsx_targets
+
+    regressions = Path(__file__).parent / "regressions"
+    surrogate = (regressions / "nsx_api" / "lone-surrogate-in-a-name.json").read_bytes()
+    escapes = (regressions / "nsx_snapshot" / "text-with-escapes-and-a-surrogate.json").read_bytes()
+    monkeypatch.setattr(snapshot, "printable", lambda value: value)
+    with pytest.raises(AssertionError, match="reaches a terminal"):
+        nsx_targets.nsx_snapshot(escapes)
+    with pytest.raises(AssertionError, match="reaches a terminal"):
+        nsx_targets.nsx_api(surrogate)
+    monkeypatch.undo()
+    original = pull.pull
+    monkeypatch.setattr(pull, "pull", lambda client: {**original(client), "version": 99})
+    with pytest.raises(AssertionError, match="a pull that a snapshot load refuses"):
+        nsx_targets.nsx_api(nsx_targets.seeds_api()[0])
+    monkeypatch.undo()
+    nsx_targets.nsx_api(surrogate)
+    nsx_targets.nsx_snapshot(escapes)
