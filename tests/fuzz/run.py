@@ -10,10 +10,11 @@ land there too (crash-*, oom-*, timeout-*); each one found becomes a regression 
 tests/fuzz/regressions/ with its fix. The workers share the corpus as libFuzzer's -jobs does:
 each reloads it every second, so what one finds the others mutate; their inputs are added up
 and the highest coverage is shown. With N (FUZZ_RUNS) a target stops after N inputs, or at S
-seconds if that comes first. Atheris was chosen because it is libFuzzer for Python: coverage
-of our own bytecode, well kept, no C to write. The numba kernels are compiled, not
-instrumented; the capture and reader targets check them differentially against the Python
-code instead.
+seconds if that comes first. Ctrl-C stops the run: that target's row says "none
+(interrupted)", the targets after it are not run, and the exit status is 130. Atheris was
+chosen because it is libFuzzer for Python: coverage of our own bytecode, well kept, no C to
+write. The numba kernels are compiled, not instrumented; the capture and reader targets check
+them differentially against the Python code instead.
 """
 
 from __future__ import annotations
