@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import struct
 import zlib
@@ -164,6 +165,21 @@ def test_a_failing_gzip_stream_gives_the_records_before_the_failure(
     most = (len(inflatable(content)) - 24) // (16 + len(FRAME_A))
     assert most - lost // (16 + len(FRAME_A)) - 1 <= counts[0] <= most, (counts[0], most)
     assert counts[0] > 1000
+
+
+def test_a_failing_gzip_stream_leaves_no_garbage_cycles(tmp_path: Path) -> None:
+    """The failure kept for the end of the read holds no frames: they held the stream and its
+    chunk buffers in a cycle, and the reader fuzz target's RSS grew past 2 GiB."""
+    whole = gzip.compress(classic("<", False, [(i, 0, FRAME_A) for i in range(3000)]))
+    p = tmp_path / "cut.pcap.gz"
+    p.write_bytes(whole[: len(whole) // 2])
+    gc.collect()
+    try:
+        for _ in CaptureFile(str(p)).batches():
+            pass
+    except CaptureError:
+        pass
+    assert gc.collect() == 0
 
 
 def inflatable(content: bytes) -> bytes:
