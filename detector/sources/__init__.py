@@ -153,38 +153,38 @@ class _ToTheCut:
     def __init__(self, stream: gzip.GzipFile) -> None:
         self.stream = stream
         self.failed: BaseException | None = None
-        self.spare = b""  # inflated, not yet asked for
+        self.step, self.at = b"", 0  # the last inflate step, and how much of it was read
 
-    def readinto(self, b: bytearray | memoryview) -> int:
-        with memoryview(b) as whole, whole.cast("B") as view:
-            return self._fill(view)
-
-    def _fill(self, view: memoryview) -> int:
-        have = 0
-        while have < len(view):
-            if not self.spare:
-                if self.failed is not None:
-                    break
-                try:
-                    self.spare = self.stream.read1(INFLATE_STEP)
-                except READ_ERRORS as exc:
-                    # without its traceback: its frames hold this stream and the chunk buffers,
-                    # a cycle the collector frees only now and then (RSS grew 250 MB in 400 reads)
-                    self.failed = exc.with_traceback(None)
-                    break
-                if not self.spare:
-                    break
-            k = min(len(view) - have, len(self.spare))
-            view[have : have + k] = self.spare[:k]
-            self.spare, have = self.spare[k:], have + k
-        return have
+    def _inflate(self) -> bool:
+        """The next step; False at the end of the stream or where it fails."""
+        self.step, self.at = b"", 0
+        if self.failed is None:
+            try:
+                self.step = self.stream.read1(INFLATE_STEP)
+            except READ_ERRORS as exc:
+                # without its traceback: its frames hold this stream and the chunk buffers,
+                # a cycle the collector frees only now and then (RSS grew 250 MB in 400 reads)
+                self.failed = exc.with_traceback(None)
+        return bool(self.step)
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
             return b"".join(iter(lambda: self.read(INFLATE_STEP), b""))
-        buf = bytearray(n)
-        del buf[self.readinto(buf) :]
-        return bytes(buf)
+        parts = []
+        while n > 0 and (self.at < len(self.step) or self._inflate()):
+            piece = self.step[self.at : self.at + n]
+            self.at, n = self.at + len(piece), n - len(piece)
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, b: bytearray | memoryview) -> int:
+        with memoryview(b) as whole, whole.cast("B") as view:
+            have = 0
+            while have < len(view) and (self.at < len(self.step) or self._inflate()):
+                k = min(len(view) - have, len(self.step) - self.at)
+                view[have : have + k] = self.step[self.at : self.at + k]
+                self.at, have = self.at + k, have + k
+            return have
 
 
 class _Prefixed:
