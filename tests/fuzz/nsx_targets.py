@@ -158,3 +158,15 @@ def seeds_api() -> list[bytes]:
         doc = {"page_size": 2, "lists": estate.lists(), "objects": estate.objects()}
         out.append(json.dumps(doc).encode())
     return out
+
+
+def seeds_snapshot() -> list[bytes]:
+    """The same estates pulled into snapshot files (policies, groups and profiles included)."""
+    from detector.nsx import pull, snapshot
+
+    client, answers = _client()
+    out = []
+    for seed in seeds_api():
+        answers.load(json.loads(seed))
+        out.append(snapshot.dumps(pull.pull(client)).encode())
+    return out

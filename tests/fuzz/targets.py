@@ -212,7 +212,7 @@ def seeds(name: str) -> list[bytes]:
         data = ipfix_set(256, record() + record("10.0.0.2"))
         out = [message(ipfix_set(2, TEMPLATE)) + b"\xff\xfe\xfd" + message(data, seq=1)]
     elif name == "nsx_snapshot":
-        out = [json.dumps(SNAPSHOT).encode()]
+        out = [json.dumps(SNAPSHOT).encode(), *nsx_targets.seeds_snapshot()]
     elif name == "nsx_api":
         out = nsx_targets.seeds_api()
     elif name == "timeline":
