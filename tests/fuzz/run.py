@@ -39,11 +39,15 @@ INTERRUPTED = 72  # libFuzzer's exit code after SIGINT (-interrupted_exitcode)
 def child(name: str, libfuzzer_args: list[str]) -> None:
     import atheris
 
-    with atheris.instrument_imports(include=["detector"], exclude=COMPILED):
+    # the columns target's own branches too: they spell what the compiled kernel decided
+    with atheris.instrument_imports(
+        include=["detector", "tests.fuzz.batch_targets"], exclude=COMPILED
+    ):
         import detector.bindings.manual
         import detector.config
         import detector.decoders
         import detector.decoders.ipfix.decoder
+        import detector.fast.columns
         import detector.nsx.audit
         import detector.nsx.client
         import detector.nsx.pull
@@ -51,6 +55,7 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
         import detector.nsx.snapshot
         import detector.pipeline
         import detector.report.load  # noqa: F401
+        import tests.fuzz.batch_targets  # noqa: F401
     from tests.fuzz.targets import ALLOWED, TARGETS
 
     target = TARGETS[name]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from detector.errors import CaptureError, ConfigError, DecodeError, ReportError
-from tests.fuzz import nsx_targets
+from tests.fuzz import batch_targets, nsx_targets
 
 SCRATCH = Path(os.environ.get("SPOOFWATCH_FUZZ_SCRATCH", tempfile.gettempdir()))
 
@@ -176,6 +176,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "capture": capture,
     "reader": reader,
     "frame": frame,
+    "columns": batch_targets.columns,
     "ipfix": ipfix,
     "config": config,
     "bindings_csv": bindings_csv,
@@ -195,6 +196,7 @@ def seeds(name: str) -> list[bytes]:
         "capture": sorted(PCAPS.glob("*.pcap")) + real_captures()[:40],
         "reader": sorted(PCAPS.glob("*.pcap")) + real_captures()[:40],
         "frame": [],
+        "columns": [],
         "ipfix": sorted((ROOT / "tests").rglob("*.ipfix")),
         "config": sorted((ROOT / "pipelines").glob("*.toml")) + sorted(GOLDEN.rglob("*.toml")),
         "bindings_csv": sorted(GOLDEN.rglob("*.csv")),
@@ -206,6 +208,8 @@ def seeds(name: str) -> list[bytes]:
     out = [p.read_bytes() for p in pick[name] if p.stat().st_size < 4 << 20]
     if name == "frame":
         out = [bytes([1]) + f for f in _sample_frames()]
+    elif name == "columns":
+        out = batch_targets.seeds()
     elif name == "ipfix":
         from tests.unit.decoders.ipfix.test_decoder import TEMPLATE, ipfix_set, message, record
 

@@ -54,6 +54,39 @@ def test_the_reader_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPatc
     targets.reader(data)
 
 
+def test_the_columns_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel differential can fail: columns with one bit of the inner source MAC wrong."""
+    import numpy as np
+
+    from detector.fast import columns
+    from tests.fuzz import batch_targets
+
+    record = next(s for s in seeds("columns") if _kernel_code(s) == columns.IPV4)
+    original = columns.decode
+
+    def wrong(*args: object) -> columns.Columns:
+        cols = original(*args)  # type: ignore[arg-type]
+        cols.keys[2] ^= np.uint64(1)
+        return cols
+
+    monkeypatch.setattr(columns, "decode", wrong)
+    with pytest.raises(AssertionError, match="disagree"):
+        batch_targets.columns(record)
+    monkeypatch.undo()
+    batch_targets.columns(record)
+
+
+def _kernel_code(record: bytes) -> int:
+    import numpy as np
+
+    from tests.fuzz import batch_targets
+
+    _, columns, masks = batch_targets._tools()
+    one = np.zeros(1, dtype=np.int64)
+    n, link = np.array([len(record) - 1]), np.array([record[0]])
+    return int(columns.decode(record[1:], one, n, link, masks).code[0])
+
+
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*/*"))
 
 
