@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 EXACT, IPV4, IPV6, ARP_LEARN, NO_CHECK = 0, 1, 2, 3, 4
 ENCAP_GENEVE, ENCAP_VXLAN = 1, 2
-V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # ip_hi / outer_hi of an IPv4 address
+# ip_hi / outer_hi of an IPv4 address; an IPv6 address with these high bits is never put in
+# the columns (the kernels leave its record to the exact path), so the mark is unambiguous
+V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 ENCAP_NAMES = {ENCAP_GENEVE: "geneve", ENCAP_VXLAN: "vxlan"}
 ENCAP_CODES = {name: code for code, name in ENCAP_NAMES.items()}
 

@@ -89,6 +89,8 @@ def outer(exporter: str) -> tuple[np.uint64, np.uint64] | None:
         hi, lo = struct.unpack(">QQ", socket.inet_pton(socket.AF_INET6, exporter))
     except OSError:
         return None
+    if hi == col.V4_MARK:
+        return None  # ffff:ffff:ffff:ffff::/64 would read as IPv4 in the key: the exact path's
     return np.uint64(hi), np.uint64(lo)
 
 

@@ -41,6 +41,8 @@ def flow_kernel(
         encap = 1 if kind == 7 else (2 if kind == 1 else 0)  # layer2SegmentId type: Geneve, VXLAN
         if encap == 0 or b[base + mac_off] & 1:
             continue  # another segment type, or a group source MAC: exact
+        if src_v6 and u64(b, base + src_off, 8) == V4_MARK:
+            continue  # ffff:ffff:ffff:ffff::/64 would read as IPv4 in the key: exact
         keys[0, r] = encap
         keys[1, r] = segment & np.uint64(0xFFFFFF)
         keys[2, r] = u64(b, base + mac_off, 6)

@@ -136,6 +136,8 @@ def kernel(
         else:
             outer_hi[r] = u64(b, src, 8)
             outer_lo[r] = u64(b, src + 8, 8)
+            if outer_hi[r] == V4_MARK:
+                continue  # ffff:ffff:ffff:ffff::/64 would read as IPv4 in these words: exact
         # the inner frame
         if stop - payload < 14 or b[payload + 6] & 1:
             continue  # truncated, or a group source MAC
@@ -210,6 +212,8 @@ def kernel(
             ip_lo[r] = u64(b, isrc + 8, 8)
             dst_hi[r] = u64(b, isrc + 16, 8)
             dst_lo[r] = u64(b, isrc + 24, 8)
+            if ip_hi[r] == V4_MARK or dst_hi[r] == V4_MARK:
+                continue  # as for the outer source: the exact path's
             code[r] = 2 if (ip_hi[r] | ip_lo[r]) != 0 else 4
 
 

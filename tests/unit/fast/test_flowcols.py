@@ -37,6 +37,8 @@ def expected(flow_values: dict[str, object], exporter: str, learn: bool) -> list
     encap = col.ENCAP_GENEVE if frame.encap == "geneve" else col.ENCAP_VXLAN
     if ":" in frame.src_ip:
         hi, lo = struct.unpack(">QQ", socket.inet_pton(socket.AF_INET6, frame.src_ip))
+        if hi == 2**64 - 1:  # would read as IPv4 in the key: the exact path's
+            return [0] * 9
         code = col.IPV6
     else:
         hi, lo = 2**64 - 1, int.from_bytes(socket.inet_pton(socket.AF_INET, frame.src_ip))
@@ -112,3 +114,20 @@ def test_kernel_keys_equal_what_flow_frame_decides(case, learn: bool) -> None:  
     got = found.keys.T.tolist()
     assert got == [[int(x) for x in row] for row in want]
     assert found.misses == sum(1 for row in want if row[3])
+
+
+def test_an_ipv6_source_or_exporter_that_would_read_as_ipv4_goes_exact() -> None:
+    """High bits all ones are the key's IPv4 mark: such an IPv6 address (ffff:ffff:ffff:ffff::/64,
+    unassigned) is left to the exact path, not judged as the IPv4 address in its low bits."""
+    fields = ((0, 56, 6), (0, 351, 8), (0, 27, 16))
+    source = socket.inet_pton(socket.AF_INET6, "ffff:ffff:ffff:ffff::a01:10a")
+    body = bytes.fromhex("005056a10001") + (7 << 56 | 5001).to_bytes(8, "big") + source
+    found = flowcols.keys(FlowSet("192.0.2.7", 1, 0, fields, body, len(body)), False, NO_CACHE)
+    assert found is not None and found.keys[:, 0].tolist() == [0] * 9
+    ordinary = body[:-16] + socket.inet_pton(socket.AF_INET6, "fd00::a01:10a")
+    found = flowcols.keys(FlowSet("192.0.2.7", 1, 0, fields, ordinary, len(body)), False, NO_CACHE)
+    assert found is not None and found.keys[3, 0] == col.IPV6
+    exporter = "ffff:ffff:ffff:ffff::7"
+    assert (
+        flowcols.keys(FlowSet(exporter, 1, 0, fields, ordinary, len(body)), False, NO_CACHE) is None
+    )
