@@ -33,6 +33,7 @@ OUT = ROOT / "bench" / "out" / "fuzz"
 COMPILED = ["detector.fast.kernels", "detector.fast.tlkernels", "detector.sources.walk"]
 PROGRESS_SECONDS = 300
 STATS = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
+EXECUTED = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
 INTERRUPTED = 72  # libFuzzer's exit code after SIGINT (-interrupted_exitcode)
 
 
@@ -135,13 +136,16 @@ def run(
 
 
 def _tally(logs: list[Path]) -> tuple[int, int, int]:
-    """Inputs run by all workers so far, and the highest coverage and features one reached."""
+    """Inputs run by all workers so far (libFuzzer's final count once a worker has stopped:
+    its last status line can be far behind), and the highest coverage and features reached."""
     runs = cov = ft = 0
     for log in logs:
-        found = STATS.findall(log.read_text(errors="replace"))
+        text = log.read_text(errors="replace")
+        found = STATS.findall(text)
         if found:
             n, c, f = (int(x) for x in found[-1])
-            runs, cov, ft = runs + n, max(cov, c), max(ft, f)
+            final = EXECUTED.search(text)
+            runs, cov, ft = runs + (int(final[1]) if final else n), max(cov, c), max(ft, f)
     return runs, cov, ft
 
 
