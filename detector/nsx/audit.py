@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from detector.nsx.realized import NsxPort, addresses, ports, strings
+from detector.nsx.realized import NsxPort, addresses, an_object, ports, strings
 
 CATEGORIES = ("Ethernet", "Emergency", "Infrastructure", "Environment", "Application", "")
 
@@ -64,8 +64,7 @@ class _Members:
             group = self.groups.get(ref)
             if group is None:
                 return None
-            m = group.get("members")
-            m = m if isinstance(m, dict) else {}
+            m = an_object(group.get("members"))
             out = {p for p in strings(m.get("segment_ports")) if p in self.paths}
             vifs = m.get("vifs")
             for vif in vifs if isinstance(vifs, list) else []:

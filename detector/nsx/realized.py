@@ -83,7 +83,7 @@ def _compact(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
-def _object(value: Any) -> dict[str, Any]:
+def an_object(value: Any) -> dict[str, Any]:
     """An API object, or an empty one when the answer put something else there."""
     return value if isinstance(value, dict) else {}
 
@@ -129,7 +129,7 @@ def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iter
         if name is None:
             skipped["segment-without-vni-or-vlan"] += 1
         for port in segment.get("ports", []):
-            state, attachment = _object(port.get("state")), _object(port.get("attachment"))
+            state, attachment = an_object(port.get("state")), an_object(port.get("attachment"))
             yield NsxPort(
                 path=port["path"],
                 segment=name,

@@ -111,17 +111,24 @@ def _verdict(code: int, encap: int, proto: int) -> int:
     return kind
 
 
-def columns(data: bytes) -> None:
-    """One record (its first byte the link type, as in `frame`) through both decoders."""
+def kernel_columns(data: bytes) -> tuple[int, bytes, Any]:
+    """One record (its first byte the link type, as in `frame`): link type, body, columns."""
     import numpy as np
 
-    from detector.model import DecodeStats, RecordBatch
-
-    decoder, cols_mod, masks = _tools()
+    _, cols_mod, masks = _tools()
     linktype, body = (data[0], data[1:]) if data else (1, b"")
     one = np.zeros(1, dtype=np.int64)
     size = np.array([len(body)], dtype=np.int64)
     cols = cols_mod.decode(body, one, size, np.array([linktype], dtype=np.int64), masks)
+    return linktype, body, cols
+
+
+def columns(data: bytes) -> None:
+    """One record (its first byte the link type, as in `frame`) through both decoders."""
+    from detector.model import DecodeStats, RecordBatch
+
+    decoder = _tools()[0]
+    linktype, body, cols = kernel_columns(data)
     code = int(cols.code[0])
     if code == 0:
         return  # the exact path's to handle

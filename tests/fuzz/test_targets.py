@@ -77,14 +77,9 @@ def test_the_columns_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPat
 
 
 def _kernel_code(record: bytes) -> int:
-    import numpy as np
-
     from tests.fuzz import batch_targets
 
-    _, columns, masks = batch_targets._tools()
-    one = np.zeros(1, dtype=np.int64)
-    n, link = np.array([len(record) - 1]), np.array([record[0]])
-    return int(columns.decode(record[1:], one, n, link, masks).code[0])
+    return int(batch_targets.kernel_columns(record)[2].code[0])
 
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*/*"))
