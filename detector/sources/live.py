@@ -108,8 +108,11 @@ class AfPacketSource:
         max_batch: int = 4096,
         ring_mb: int = 0,
     ):
+        # Protocol 0 receives nothing until bind() names one (packet(7)): so the ring and the
+        # filter are in place before the first packet, and no other interface's traffic, nor
+        # what the filter would refuse, is queued while they are set up (as libpcap does).
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError as exc:
             raise CaptureError(
                 f"capture on {interface}: permission denied; run with CAP_NET_RAW"
@@ -129,11 +132,11 @@ class AfPacketSource:
             if self.ring is None:
                 _big_buffer(sock)
                 sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-            sock.bind((interface, 0))
             if bpf:
                 from scapy.arch.linux import attach_filter
 
                 attach_filter(sock, bpf, interface)
+            sock.bind((interface, ETH_P_ALL))  # reception starts here
             if promiscuous:
                 index = socket.if_nametoindex(interface)
                 mreq = struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b"")

@@ -49,7 +49,8 @@ def _kernel() -> Any:
 
 
 class Ring:
-    """A TPACKET_V3 ring on a bound AF_PACKET socket; OSError if the kernel refuses one."""
+    """A TPACKET_V3 ring on an AF_PACKET socket (set up before it is bound); OSError if the
+    kernel refuses one."""
 
     def __init__(self, sock: socket.socket, ring_mb: int, retire_ms: int = RETIRE_MS) -> None:
         self.sock = sock

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -110,3 +112,35 @@ def test_a_tiny_ring_that_overflows_counts_its_drops(veth: tuple[str, str], tmp_
         )
     finally:
         watcher.stop()
+
+
+@pytest.mark.parametrize("ring_mb", [8, 0], ids=["ring", "recv"])
+def test_nothing_is_queued_before_the_filter_is_in_place(ring_mb: int) -> None:
+    """A flood on lo that the filter refuses, running while the capture is set up: not one of
+    its packets may be read. (A socket opened for every protocol queues packets from every
+    interface until it is bound, and from this one until its filter is attached.)"""
+    from detector.sources.live import AfPacketSource
+
+    stop = threading.Event()
+
+    def flood() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not stop.is_set():
+                s.sendto(b"x" * 64, ("127.0.0.1", 9))
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        source = AfPacketSource("lo", "udp port 6081", promiscuous=False, ring_mb=ring_mb)
+    finally:
+        stop.set()
+        thread.join()
+    try:
+        seen = 0
+        for _ in range(3):
+            batch = source.next_batch(0.2)
+            seen += 0 if batch is None else len(batch)
+    finally:
+        source.close()
+    assert seen == 0, f"{seen} packets the filter refuses were captured"
