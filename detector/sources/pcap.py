@@ -88,28 +88,20 @@ class Chunks(Protocol):
 
 class Buffers:
     """`count` chunk buffers with their columns, used in turn: a batch stays valid while the
-    next count - 1 are read, and no fresh memory is faulted in per chunk. From `start` bytes
-    (a stream of unknown length: gzip, a pipe) the chunks grow fourfold up to `size`, so a
-    small capture costs no megabytes of zeroed buffers and a large one soon reads in full."""
+    next count - 1 are read, and no fresh memory is faulted in per chunk."""
 
-    GROWTH = 4
-
-    def __init__(self, size: int, count: int = 2, start: int | None = None) -> None:
-        self.limit, self.first = size, min(start or size, size)
-        self.size = self.head = 0  # those of the chunk last handed out
-        self.sets: list[Chunk | None] = [None] * count
+    def __init__(self, size: int, count: int = 2) -> None:
+        self.size, self.head = size, size // 8
+        rows = (self.head + size) // 16 + 1
+        self.sets = [
+            (bytearray(self.head + size), *(np.empty(rows, dtype=np.int64) for _ in range(4)))
+            for _ in range(count)
+        ]
         self.turn = 0
 
     def next(self) -> Chunk:
-        self.size = min(self.size * self.GROWTH, self.limit) if self.size else self.first
-        self.head = self.size // 8
         self.turn = (self.turn + 1) % len(self.sets)
-        chunk = self.sets[self.turn]
-        if chunk is None or len(chunk[0]) < self.head + self.size:
-            rows = (self.head + self.size) // 16 + 1
-            cols = (np.empty(rows, dtype=np.int64) for _ in range(4))
-            chunk = self.sets[self.turn] = (bytearray(self.head + self.size), *cols)  # type: ignore[assignment]
-        return chunk  # type: ignore[return-value]
+        return self.sets[self.turn]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +125,9 @@ def header(stream: Readable, name: str) -> Header:
 
 def fill(stream: Readable, chunks: Chunks, where: Callable[[], int]) -> Iterator[Raw]:
     """The reading stage: chunks of up to `size` fresh bytes, placed after the room."""
+    size, head = chunks.size, chunks.head
     while True:
         chunk = chunks.next()
-        size, head = chunks.size, chunks.head  # a chunk's own: Buffers may grow them
         view = memoryview(chunk[0])[head : head + size]
         have = 0
         while have < size:
