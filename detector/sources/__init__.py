@@ -15,9 +15,11 @@ from detector.errors import CaptureError
 from detector.model import RecordBatch
 
 if TYPE_CHECKING:
+    from detector.sources import pcap
     from detector.sources.pcap import Chunks
 
 CHUNK_BYTES = 2 << 20
+GROW_FROM = 64 << 10  # the first chunk of a stream of unknown length
 READ_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
 INFLATE_STEP = 16 << 10
 # A record longer than this is a corrupt header, not a packet (jumbo frames are 9 KB).
@@ -67,11 +69,14 @@ class CaptureFile:
                 raise CaptureError(f"{self.path}: cannot open: {exc.strerror}") from exc
         return raw
 
-    def _chunk_size(self, plain: bool) -> int:
-        """No chunk larger than a plain file: a small capture costs no megabytes of buffers."""
+    def _buffers(self, plain: bool) -> pcap.Buffers:
+        """No chunk larger than a plain file, and for a stream of unknown length (gzip, a
+        pipe) chunks that grow from GROW_FROM: a small capture costs no megabytes of buffers."""
+        from detector.sources import pcap
+
         if plain and self.info.size is not None:
-            return max(min(self.chunk_bytes, self.info.size), 64)
-        return self.chunk_bytes
+            return pcap.Buffers(max(min(self.chunk_bytes, self.info.size), 64))
+        return pcap.Buffers(self.chunk_bytes, start=GROW_FROM)
 
     def batches(self) -> Iterator[RecordBatch]:
         """Yield the capture's records in order; raise CaptureError for unreadable input."""
@@ -106,7 +111,7 @@ class CaptureFile:
                 elif magic in pcap.MAGICS:
                     head = pcap.header(body, self.path)
                     yield functools.partial(pcap.walk_batches, head=head, capture=self)
-                    chunks = self.chunks or pcap.Buffers(self._chunk_size(stream is raw))
+                    chunks = self.chunks or self._buffers(stream is raw)
                     yield from pcap.fill(body, chunks, lambda: _position(raw))
                 elif not magic:
                     raise CaptureError(f"{self.path}: empty file, not a capture")

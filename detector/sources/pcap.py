@@ -88,20 +88,31 @@ class Chunks(Protocol):
 
 class Buffers:
     """`count` chunk buffers with their columns, used in turn: a batch stays valid while the
-    next count - 1 are read, and no fresh memory is faulted in per chunk."""
+    next count - 1 are read, and no fresh memory is faulted in per chunk. From `start` bytes
+    (a stream of unknown length: gzip, a pipe) the chunks grow fourfold up to `size`, so a
+    small capture costs no megabytes of zeroed buffers and a large one soon reads in full."""
 
-    def __init__(self, size: int, count: int = 2) -> None:
-        self.size, self.head = size, size // 8
-        rows = (self.head + size) // 16 + 1
-        self.sets = [
-            (bytearray(self.head + size), *(np.empty(rows, dtype=np.int64) for _ in range(4)))
-            for _ in range(count)
-        ]
-        self.turn = 0
+    GROWTH = 4
+
+    def __init__(self, size: int, count: int = 2, start: int | None = None) -> None:
+        self.limit = size
+        self.size = min(start or size, size)  # of the next chunk until next(), then its own
+        self.head = self.size // 8
+        self.sets: list[Chunk | None] = [None] * count
+        self.turn, self.handed = 0, False
 
     def next(self) -> Chunk:
+        if self.handed:
+            self.size = min(self.size * self.GROWTH, self.limit)
+            self.head = self.size // 8
+        self.handed = True
         self.turn = (self.turn + 1) % len(self.sets)
-        return self.sets[self.turn]  # type: ignore[return-value]
+        chunk = self.sets[self.turn]
+        if chunk is None or len(chunk[0]) < self.head + self.size:
+            rows = (self.head + self.size) // 16 + 1
+            cols = (np.empty(rows, dtype=np.int64) for _ in range(4))
+            chunk = self.sets[self.turn] = (bytearray(self.head + self.size), *cols)  # type: ignore[assignment]
+        return chunk  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +136,11 @@ def header(stream: Readable, name: str) -> Header:
 
 def fill(stream: Readable, chunks: Chunks, where: Callable[[], int]) -> Iterator[Raw]:
     """The reading stage: chunks of up to `size` fresh bytes, placed after the room."""
-    size, head = chunks.size, chunks.head
     while True:
         chunk = chunks.next()
+        size, head = chunks.size, chunks.head  # a chunk's own: Buffers may grow them
+        if size < 1:  # no read could end the stream: a loop without end
+            raise ValueError(f"{type(chunks).__name__} lends a chunk of {size} bytes")
         view = memoryview(chunk[0])[head : head + size]
         have = 0
         while have < size:
