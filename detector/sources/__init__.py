@@ -16,7 +16,6 @@ from detector.model import RecordBatch
 
 if TYPE_CHECKING:
     from detector.sources import pcap
-    from detector.sources.pcap import Chunks
 
 CHUNK_BYTES = 2 << 20
 GROW_FROM = 64 << 10  # the first chunk of a stream of unknown length
@@ -49,7 +48,7 @@ class CaptureFile:
     """A capture file (or `-` for standard input) read as a stream of batches in bounded memory."""
 
     def __init__(
-        self, path: str, chunk_bytes: int = CHUNK_BYTES, chunks: Chunks | None = None
+        self, path: str, chunk_bytes: int = CHUNK_BYTES, chunks: pcap.Chunks | None = None
     ) -> None:
         self.path = path
         self.chunk_bytes = chunk_bytes

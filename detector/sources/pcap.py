@@ -77,8 +77,9 @@ Raw = tuple[Chunk, int, int, int]  # a chunk, its room, the bytes read, the file
 class Chunks(Protocol):
     """Where the reader puts each chunk: `size` fresh bytes after `head` bytes of room for
     what the chunk before left over, and columns of equal length (a walk that fills them
-    stops; the rest is walked with the next chunk). A chunk must stay untouched while the
-    one after it is read."""
+    stops; the rest is walked with the next chunk). `size` and `head` are those of the chunk
+    `next()` lent last, so they may change from one chunk to the next; `size` is never 0
+    (Buffers grows them). A chunk must stay untouched while the one after it is read."""
 
     size: int
     head: int
