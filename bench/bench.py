@@ -57,8 +57,8 @@ def child(method: str, path: str) -> None:
 def warm() -> None:
     """Call every compiled kernel once on a bundled sample, so that loading numba's cache is
     start-up (like imports), not throughput; the wall column still counts it."""
-    from detector.fast import flowcols
-    from detector.fast import packets as fastpath
+    from detector.fast.flows import columns as flowcols
+    from detector.fast.packets import path as fastpath
     from detector.sources import pcap
 
     saved = fastpath.MIN_BATCH, pcap.FAST_WALK_BYTES
@@ -72,8 +72,8 @@ def warm() -> None:
 
 
 def run_replay(path: str) -> int:
-    from detector.config import Config
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
 
     sink = JsonlSink(os.devnull)
@@ -88,9 +88,9 @@ def run_replay(path: str) -> int:
 def run_timeline(path: str) -> int:
     """Replay that also writes the per-port timeline (1 s buckets, Parquet), as --timeline does
     (its aggregation on a worker thread)."""
-    from detector.config import Config
-    from detector.fast.timeline_thread import BackgroundTimeline
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.fast.timeline.thread import BackgroundTimeline
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
     from detector.sinks.timeline import TimelineWriter
 
@@ -109,9 +109,9 @@ MODEL = OUT / "bench-model.npz"  # trained on the benchmark capture's own 10 s w
 def run_anomaly(path: str) -> int:
     """Replay with the anomaly detector on: every frame is counted into its port's window,
     and each closed window is scored against the model."""
-    from detector.behaviour.settings import AnomalyConfig
-    from detector.config import Config
-    from detector.pipeline import Pipeline
+    from detector.config.anomaly import AnomalyConfig
+    from detector.config.settings import Config
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
 
     sink = JsonlSink(os.devnull)
@@ -124,8 +124,8 @@ def run_anomaly(path: str) -> int:
 def run_steady(path: str) -> int:
     """The capture again through a table that already knows every port: the steady state,
     where no frame needs the exact path. Only the second pass is timed (see child())."""
-    from detector.config import Config
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
 
     pipeline = Pipeline(Config(), JsonlSink(os.devnull))
@@ -139,9 +139,9 @@ STEADY_T0 = [0.0]
 
 
 def run_columns(path: str) -> int:
-    from detector.decoders import DecodeConfig
-    from detector.fast import columns as col
-    from detector.sources import CaptureFile
+    from detector.decoders.chain import DecodeConfig
+    from detector.fast.packets import columns as col
+    from detector.sources.capture import CaptureFile
 
     cfg = DecodeConfig()
     masks = (
@@ -411,8 +411,8 @@ def run_ipfix(path: str) -> int:
     import dataclasses
 
     from detector.bindings.learn import TrustPolicy
-    from detector.config import Config
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
 
     config = dataclasses.replace(Config(), trust=TrustPolicy(learn_from_flows=True))
@@ -433,7 +433,7 @@ def run_table(ports: str, shape: str) -> int:
     import resource
 
     from detector.bindings.table import BindingPolicy, BindingTable
-    from detector.model import Evidence, Method, PortKey
+    from detector.values import Evidence, Method, PortKey
 
     n = int(ports)
     table = BindingTable(BindingPolicy(max_ports=n))

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from detector.bindings.fleet import FleetStore  # noqa: E402
 from detector.bindings.pgschema import Claim  # noqa: E402
-from detector.bindings.settings import StateConfig  # noqa: E402
-from detector.model import Binding, Evidence, Method, PortKey  # noqa: E402
+from detector.config.state import StateConfig  # noqa: E402
+from detector.values import Binding, Evidence, Method, PortKey  # noqa: E402
 from tests.integration.daemon_util import free_port  # noqa: E402
 from tests.pgcluster import AVAILABLE, Cluster  # noqa: E402
 

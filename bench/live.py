@@ -146,7 +146,7 @@ class Tcpdump:
     name = "tcpdump -w /dev/null"
 
     def __init__(self) -> None:
-        from detector.config import parse
+        from detector.config.settings import parse
 
         bpf = parse({}).run.bpf_filter
         self.proc = subprocess.Popen(

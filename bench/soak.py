@@ -309,8 +309,8 @@ def clone_cost(every: int = 20) -> None:
     then with a clone frame after every `every` frames, and compare the others' rate."""
     import struct
 
-    from detector.config import Config
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
 
     base = OUT / "bench-50k.pcap"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from detector.model import WINDOW_COUNTS, WindowRows
+from detector.values import WINDOW_COUNTS, WindowRows
 
 F64 = npt.NDArray[np.float64]
 

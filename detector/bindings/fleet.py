@@ -6,7 +6,7 @@ one transaction, and hands back how each was settled; while the database is unre
 the claims wait in the queue and are sent when it returns. The listener LISTENs for the
 claims of every collector, re-reads all of them after each (re)connection, and re-reads the
 recent ones every `sync_seconds` in case a notification was lost. The detection loop applies
-what both hand back (`detector.fleetsync`); nothing here touches the binding table.
+what both hand back (`detector.runners.fleetsync`); nothing here touches the binding table.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import psycopg
 
 from detector.bindings import pgschema
 from detector.bindings.pgschema import Claim, Row, Settled, rows_where, settle
-from detector.bindings.settings import StateConfig, redact
+from detector.config.state import StateConfig, redact
 from detector.errors import ConfigError, StateError
 
 log = logging.getLogger("spoofwatch.state")

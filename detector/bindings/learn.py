@@ -16,7 +16,7 @@ from detector.bindings.manual import normalize_mac
 from detector.bindings.table import BindingTable, LearnResult
 from detector.decoders.dhcp import ACK, OFFER
 from detector.decoders.ndp import NA, NS
-from detector.model import Evidence, Frame, Method, PortKey
+from detector.values import Evidence, Frame, Method, PortKey
 
 EXEMPT_SOURCES = frozenset(("0.0.0.0", "::"))
 # Routers forward packets from any source with their own MAC: NSX's distributed router uses one

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from detector.bindings.table import BindingTable, Network
 from detector.errors import ConfigError
-from detector.model import PortKey, normalize_mac
+from detector.values import PortKey, normalize_mac
 
 __all__ = ["apply", "load", "normalize_mac"]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from detector.bindings.table import BindingTable, Network, PortLimits
-from detector.model import NSX_SOURCE, Binding, Evidence, Method, PortKey
 from detector.nsx.profiles import Discovery
 from detector.nsx.realized import NsxBinding, NsxPort
+from detector.values import NSX_SOURCE, Binding, Evidence, Method, PortKey
 
 METHODS = {
     "ARP_SNOOPING": Method.ARP,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import socket
 
-from detector.model import Binding, Evidence, Method, PortKey
+from detector.values import Binding, Evidence, Method, PortKey
 
 # An address is its value shifted left by one, with bit 0 set for IPv6 (so the width is known).
 V4_BITS, V6_BITS = 33, 129

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from detector.errors import StateError
-from detector.model import Binding, Evidence, Method, PortKey, normalize_mac
+from detector.values import Binding, Evidence, Method, PortKey, normalize_mac
 
 CHANNEL = "spoofwatch_bindings"
 LOCK = 0x5370_6F6F_6677  # the advisory lock migrations run under ("Spoofw")

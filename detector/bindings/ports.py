@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from detector.bindings import packed as pk
-from detector.model import Binding, Method, PortKey
+from detector.values import Binding, Method, PortKey
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DISCOVERED_TOTAL = 100_000  # discovered-only bindings kept table-wide (a flood cannot grow it)

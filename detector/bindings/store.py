@@ -17,7 +17,7 @@ from pathlib import Path
 
 from detector.bindings.table import BindingTable
 from detector.errors import StateError
-from detector.model import Binding, Evidence, Method, PortKey
+from detector.values import Binding, Evidence, Method, PortKey
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bindings (

@@ -17,7 +17,7 @@ from enum import Enum
 
 from detector.bindings import packed as pk
 from detector.bindings.ports import Network, PortState, PortStore, count, realized
-from detector.model import Binding, Evidence, Method, PortKey
+from detector.values import Binding, Evidence, Method, PortKey
 
 __all__ = ["BindingPolicy", "BindingTable", "LearnResult", "Network", "Outcome", "PortLimits"]
 _SNOOPED = (Method.ARP, Method.ND)

@@ -13,7 +13,7 @@ from detector.errors import ConfigError
 if TYPE_CHECKING:
     from detector.bindings.fleet import FleetStore
     from detector.bindings.store import BindingStore
-    from detector.model import Binding, PortKey
+    from detector.values import Binding, PortKey
 
 COLUMNS = ["segment", "mac", "address", "method", "learned_at", "source", "packet"]
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "import" and not args.file:
         raise ConfigError("bindings import: name the CSV file to import")
-    from detector.model import rfc3339
+    from detector.values import rfc3339
 
     store = _open(args.state)
     try:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 def _open(where: str) -> BindingStore | FleetStore:
     if where.startswith(("postgresql:", "postgres:")):
         from detector.bindings.fleet import FleetStore
-        from detector.bindings.settings import CHECKS, StateConfig
+        from detector.config.state import CHECKS, StateConfig
 
         return FleetStore(StateConfig(url=CHECKS["url"]("--state", where)), required=True)
     from detector.bindings.store import BindingStore
@@ -93,7 +93,7 @@ def _rows(store: BindingStore | FleetStore) -> list[tuple[PortKey, Binding]]:
 def _import(store: BindingStore | FleetStore, path: str) -> int:
     """Read an export (or a manual bindings file) and add its bindings (first writer wins)."""
     from detector.bindings.manual import normalize_mac
-    from detector.model import Binding, Evidence, Method, PortKey
+    from detector.values import Binding, Evidence, Method, PortKey
 
     try:
         with open(path, newline="", encoding="utf-8") as f:

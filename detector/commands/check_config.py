@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detector.bindings import manual
-    from detector.config import load
+    from detector.config.settings import load
 
     cfg = load(args.file)
     if cfg.bindings_file:

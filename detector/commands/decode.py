@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from detector.model import Frame
+    from detector.values import Frame
 
 CSV_COLUMNS = [
     "file",
@@ -31,7 +31,7 @@ CSV_COLUMNS = [
 
 def frame_to_dict(f: Frame, source: str) -> dict[str, Any]:
     """A frame as the keys of the decode contract, plus the details that were decoded."""
-    from detector.model import rfc3339
+    from detector.values import rfc3339
 
     d: dict[str, Any] = {
         "file": source,
@@ -73,10 +73,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Decode every capture to stdout; summary and failures on stderr."""
     from detector.commands.summary import finish, pairs
-    from detector.config import load_or_default
-    from detector.decoders import Decoder
-    from detector.model import DecodeStats
-    from detector.sources import each_batch
+    from detector.config.settings import load_or_default
+    from detector.decoders.chain import Decoder
+    from detector.sources.capture import each_batch
+    from detector.values import DecodeStats
 
     stats = DecodeStats()
     decoder = Decoder(load_or_default(args.config).decode, stats)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from detector.errors import CaptureError, ConfigError
 
 if TYPE_CHECKING:
-    from detector.config import Config
+    from detector.config.settings import Config
 
 
 def _alerts(source: str) -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.config import load_or_default
+    from detector.config.settings import load_or_default
 
     config = load_or_default(args.config)
     if shutil.which("tshark") is None:

@@ -24,10 +24,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Every IPFIX / NetFlow v9 record, all elements, one JSON line each."""
     from detector.commands.summary import finish, pairs
-    from detector.config import load_or_default
-    from detector.decoders import Decoder
-    from detector.model import DecodeStats
-    from detector.sources import each_batch
+    from detector.config.settings import load_or_default
+    from detector.decoders.chain import Decoder
+    from detector.sources.capture import each_batch
+    from detector.values import DecodeStats
 
     decoder = Decoder(load_or_default(args.config).decode, DecodeStats())
     out: list[str] = []

@@ -68,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     from detector.behaviour import modelfile
-    from detector.behaviour import train as training
     from detector.commands.summary import ProgressBar
-    from detector.config import load_or_default
+    from detector.config.settings import load_or_default
     from detector.errors import ConfigError
+    from detector.runners import train as training
 
     if not 1 <= args.window <= 3600:
         raise ConfigError(f"--window: expected seconds from 1 to 3600, got {args.window:g}")
@@ -120,8 +120,8 @@ def _review(path: str):  # type: ignore[no-untyped-def]
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from detector.behaviour import evaluate as ev
-    from detector.config import load_or_default
+    from detector.config.settings import load_or_default
+    from detector.runners import evaluate as ev
 
     cfg = load_or_default(args.config)
     labels = ev.load_labels(args.labels)

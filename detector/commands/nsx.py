@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from detector.errors import ConfigError
 
 if TYPE_CHECKING:
-    from detector.config import Config
+    from detector.config.settings import Config
     from detector.nsx.drift import Seen
 
 EXIT_FINDINGS = 3
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.config import load_or_default
+    from detector.config.settings import load_or_default
 
     cfg = load_or_default(args.config)
     if args.verb == "snapshot":
@@ -97,10 +97,10 @@ def _seen_on_wire(args: argparse.Namespace, cfg: Config) -> Iterator[Seen]:
 
     from detector.bindings.learn import EXEMPT_SOURCES
     from detector.bindings.store import BindingStore
-    from detector.decoders import Decoder
-    from detector.model import DecodeStats, is_unicast, segment_of
+    from detector.decoders.chain import Decoder
     from detector.nsx.drift import Seen
-    from detector.sources import each_batch
+    from detector.sources.capture import each_batch
+    from detector.values import DecodeStats, is_unicast, segment_of
 
     if args.state:
         store = BindingStore(args.state)

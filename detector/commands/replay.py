@@ -109,8 +109,8 @@ def _jobs(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render
-    from detector.config import load_or_default
-    from detector.pipeline import Pipeline
+    from detector.config.settings import load_or_default
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.fanout import Fanout, alerts_file, network_sinks
 
     cfg = load_or_default(args.config)
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     nsx = nsx_state(args.nsx_snapshot, cfg.nsx, args.quiet)
     writer = timeline = None
     if args.timeline:
-        from detector.fast.timeline_thread import BackgroundTimeline
+        from detector.fast.timeline.thread import BackgroundTimeline
         from detector.sinks.timeline import TimelineWriter
 
         writer = TimelineWriter(args.timeline, args.bucket)
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         bar = ProgressBar() if sys.stderr.isatty() and not args.quiet else None
         if args.jobs > 2:
-            from detector import parallel
+            from detector.runners import parallel
 
             done = parallel.replay(cfg, args.captures, args.jobs - 1, sink, nsx, bar)
             if bar is not None:

@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.config import load
-    from detector.daemon import Daemon
+    from detector.config.settings import load
     from detector.logs import setup_logging
+    from detector.runners.daemon import Daemon
 
     cfg = load(args.config)
     if args.check_config:

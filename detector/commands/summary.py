@@ -8,8 +8,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, TextIO
 
 from detector.detectors.engine import AlertKey, Engine
-from detector.model import AlertKind, DecodeStats
-from detector.sources import CaptureInfo
+from detector.sources.capture import CaptureInfo
+from detector.values import AlertKind, DecodeStats
 
 if TYPE_CHECKING:
     from detector.bindings.nsx import Imported

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv4_text
 from detector.errors import DecodeError
-from detector.model import Arp, Buffer
+from detector.values import Arp, Buffer
 
 
 def parse(buf: Buffer, off: int, end: int) -> Arp | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv4_text
 from detector.errors import DecodeError
-from detector.model import Buffer, Dhcp
+from detector.values import Buffer, Dhcp
 
 SERVER_PORT, CLIENT_PORT = 67, 68
 COOKIE = b"\x63\x82\x53\x63"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.errors import DecodeError
-from detector.model import Buffer
+from detector.values import Buffer
 
 ETH_HEADER = 14
 VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from detector.errors import DecodeError
-from detector.model import Buffer
+from detector.values import Buffer
 
 ETH_BRIDGING = 0x6558  # Transparent Ethernet Bridging: the payload is an Ethernet frame
 

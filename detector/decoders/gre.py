@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from detector.errors import DecodeError
-from detector.model import Buffer
+from detector.values import Buffer
 
 TEB, ERSPAN_II, ERSPAN_III = 0x6558, 0x88BE, 0x22EB
 FLAG_C, FLAG_R, FLAG_K, FLAG_S = 0x8000, 0x4000, 0x2000, 0x1000

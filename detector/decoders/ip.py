@@ -6,7 +6,7 @@ import socket
 from typing import NamedTuple
 
 from detector.errors import DecodeError
-from detector.model import Buffer
+from detector.values import Buffer
 
 # RFC 8200 §4: extension headers that may precede UDP, GRE or ICMPv6.
 HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS, NO_NEXT = 0, 43, 44, 60, 59

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from detector.decoders import ethernet
 from detector.errors import DecodeError
-from detector.model import (
+from detector.values import (
     LINKTYPE_IPV4,
     LINKTYPE_IPV6,
     LINKTYPE_LINUX_SLL,

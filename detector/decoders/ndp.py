@@ -5,7 +5,7 @@ from __future__ import annotations
 from detector.decoders.ethernet import mac_text
 from detector.decoders.ip import ipv6_text
 from detector.errors import DecodeError
-from detector.model import Buffer, Nd
+from detector.values import Buffer, Nd
 
 RS, RA, NS, NA, REDIRECT = 133, 134, 135, 136, 137
 # Offset of the options after the ICMPv6 header (RFC 4861 §4.1-4.5).

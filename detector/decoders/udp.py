@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.errors import DecodeError
-from detector.model import Buffer
+from detector.values import Buffer
 
 
 def parse(buf: Buffer, off: int, end: int) -> tuple[int, int, int, int]:

@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol
 from detector.bindings.learn import TrustPolicy
 from detector.bindings.table import BindingTable, LearnResult
 from detector.errors import ConfigError
-from detector.model import AlertKind, Binding, Evidence, Frame, PortKey, Severity
+from detector.values import AlertKind, Binding, Evidence, Frame, PortKey, Severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """anomaly: a port's window of traffic that the behaviour model scores as unlike its baseline.
 
 Unlike the other detectors it judges closed windows, not frames: the batch path counts each
-port's frames per window (detector.fast.windows) and hands the closed ones here. A window that
+port's frames per window (detector.fast.windows.path) and hands the closed ones here. A window that
 scores at least the threshold is one alert, which names the port and window and explains the
 score by the three features furthest above their training baseline for the segment.
 """
@@ -16,15 +16,7 @@ from detector.behaviour.features import FEATURES, FLOORS, History, model_space, 
 from detector.behaviour.modelfile import Model
 from detector.bindings.table import BindingTable
 from detector.detectors.engine import EngineStats
-from detector.model import (
-    Alert,
-    AlertKind,
-    Evidence,
-    PortKey,
-    Severity,
-    WindowRows,
-    rfc3339,
-)
+from detector.values import Alert, AlertKind, Evidence, PortKey, Severity, WindowRows, rfc3339
 
 TOP = 3  # features named in an alert
 

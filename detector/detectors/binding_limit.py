@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.bindings.table import Outcome
 from detector.detectors import Context, Finding, Observation
-from detector.model import AlertKind, Method, Severity
+from detector.values import AlertKind, Method, Severity
 
 
 class BindingLimit:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from detector.bindings.learn import TrustPolicy, learn
 from detector.bindings.table import BindingTable, LearnResult, Outcome
 from detector.detectors import PLUGINS, Context, Detector, Finding, Observation, load
-from detector.model import (
+from detector.shards import shard_of
+from detector.values import (
     Alert,
     AlertKind,
     Evidence,
@@ -18,7 +19,6 @@ from detector.model import (
     is_unicast,
     segment_of,
 )
-from detector.shards import shard_of
 
 AlertKey = tuple[AlertKind, PortKey, str | None]
 TABLE_PORT = PortKey("*", "*")

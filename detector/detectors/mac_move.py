@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.detectors import Context, Finding, Observation
-from detector.model import AlertKind, Severity, is_unicast
+from detector.values import AlertKind, Severity, is_unicast
 
 
 class MacMove:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.detectors import Context, Finding, Observation
 from detector.detectors.arp_conflict import conflicts
-from detector.model import AlertKind, Method
+from detector.values import AlertKind, Method
 
 
 class NdConflict:

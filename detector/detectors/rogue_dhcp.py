@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.bindings.learn import is_server_reply
 from detector.detectors import Context, Finding, Observation
-from detector.model import AlertKind, Severity
+from detector.values import AlertKind, Severity
 
 
 class RogueDhcp:

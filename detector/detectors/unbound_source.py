@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.bindings.learn import EXEMPT_SOURCES
 from detector.detectors import Context, Finding, Observation, owner_of
-from detector.model import AlertKind, Binding, Severity, nsx_source, rfc3339
+from detector.values import AlertKind, Binding, Severity, nsx_source, rfc3339
 
 
 def _described(b: Binding) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detector.fast import columns as col
-from detector.model import PortKey
+from detector.fast.packets import columns as col
+from detector.values import PortKey
 
 
 def jit() -> Any:

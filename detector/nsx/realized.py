@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from detector.model import normalize_mac
 from detector.nsx.profiles import Effective, Profiles
+from detector.values import normalize_mac
 
 SOURCE_RE = re.compile(r"[A-Z0-9_]{1,32}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from detector.model import Alert
+from detector.values import Alert
 
 
 class Sink(Protocol):

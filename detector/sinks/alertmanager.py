@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from detector.model import Alert, rfc3339
 from detector.sinks.delivery import (
     DELIVERED,
     DROPPED,
@@ -26,6 +25,7 @@ from detector.sinks.delivery import (
     tls_context,
 )
 from detector.sinks.jsonl import alert_to_dict
+from detector.values import Alert, rfc3339
 
 CHUNK = 500  # alerts per POST
 

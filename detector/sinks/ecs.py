@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from detector import __version__
-from detector.model import Alert
 from detector.sinks.jsonl import JsonlSink, alert_to_dict
+from detector.values import Alert
 
 ECS_VERSION = "8.11.0"
 # event.severity is a number; these are the risk bands Elastic's detection rules use.

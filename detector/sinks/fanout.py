@@ -8,16 +8,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from detector.config.sinks import SinksConfig
 from detector.errors import ConfigError, SinkError
-from detector.model import Alert
 from detector.sinks import Sink
 from detector.sinks.alertmanager import AlertmanagerSink
 from detector.sinks.delivery import SinkStats
 from detector.sinks.ecs import EcsSink
 from detector.sinks.jsonl import JsonlSink
-from detector.sinks.settings import SinksConfig
 from detector.sinks.syslog import SyslogSink
 from detector.sinks.text import TextSink
+from detector.values import Alert
 
 
 class NetworkSink(Sink, Protocol):

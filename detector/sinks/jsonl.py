@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from detector.errors import SinkError
-from detector.model import Alert, Binding, nsx_source, rfc3339
+from detector.values import Alert, Binding, nsx_source, rfc3339
 
 SCHEMA_VERSION = 1
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from detector.model import Alert, Severity
 from detector.sinks.delivery import (
     DELIVERED,
     DROPPED,
@@ -27,6 +26,7 @@ from detector.sinks.delivery import (
     tls_context,
 )
 from detector.sinks.jsonl import alert_to_dict
+from detector.values import Alert, Severity
 
 # RFC 5424 §6.2.1: facility names and numbers; severities 2 critical, 4 warning, 6 informational.
 FACILITIES = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from detector.model import Alert
 from detector.sinks.jsonl import JsonlSink, alert_to_dict
+from detector.values import Alert
 
 
 def render(a: Alert) -> str:

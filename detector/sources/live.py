@@ -16,8 +16,8 @@ import time
 from typing import Protocol
 
 from detector.errors import CaptureError
-from detector.model import LINKTYPE_ETHERNET, RecordBatch
 from detector.sources.ring import Ring
+from detector.values import LINKTYPE_ETHERNET, RecordBatch
 
 log = logging.getLogger("spoofwatch")
 

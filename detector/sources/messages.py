@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from detector.errors import CaptureError
-from detector.model import LINKTYPE_ETHERNET, RecordBatch
 from detector.sources.live import outer_header
+from detector.values import LINKTYPE_ETHERNET, RecordBatch
 
 if TYPE_CHECKING:
-    from detector.sources import CaptureFile
+    from detector.sources.capture import CaptureFile
     from detector.sources.pcap import Readable
 
 IPFIX_PORT = 4739

@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.errors import CaptureError
-from detector.model import RecordBatch
+from detector.values import RecordBatch
 
 if TYPE_CHECKING:
-    from detector.sources import CaptureFile
+    from detector.sources.capture import CaptureFile
 
 Arr = npt.NDArray[np.int64]
 MAGICS = {
@@ -158,7 +158,7 @@ def fill(stream: Readable, chunks: Chunks, where: Callable[[], int]) -> Iterator
 
 def walk_batches(raws: Iterable[Raw], head: Header, capture: CaptureFile) -> Iterator[RecordBatch]:
     """The walking stage: each chunk, after what the one before left over, as a batch."""
-    from detector.sources import MAX_RECORD_BYTES
+    from detector.sources.capture import MAX_RECORD_BYTES
 
     info = capture.info
     walk: Callable[..., tuple[int, int, bool]] = _py_walk

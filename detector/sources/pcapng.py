@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from detector.errors import CaptureError
-from detector.model import RecordBatch
+from detector.values import RecordBatch
 
 if TYPE_CHECKING:
-    from detector.sources import CaptureFile
+    from detector.sources.capture import CaptureFile
     from detector.sources.pcap import Readable
 
 SHB, IDB, OPB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
@@ -123,7 +123,7 @@ def _packet(
 
 def read(stream: Readable, capture: CaptureFile, where: Callable[[], int]) -> Iterator[RecordBatch]:
     """Yield batches of packet records from a pcapng stream."""
-    from detector.sources import MAX_RECORD_BYTES
+    from detector.sources.capture import MAX_RECORD_BYTES
 
     info = capture.info
     sec = _Section()

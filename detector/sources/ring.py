@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.model import LINKTYPE_ETHERNET, RecordBatch
+from detector.values import LINKTYPE_ETHERNET, RecordBatch
 
 SOL_PACKET = 263
 PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, PACKET_RESERVE = 5, 6, 10, 12

@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.errors import SpoofwatchError
-from detector.model import RecordBatch
-from detector.sources import CHUNK_BYTES
+from detector.sources.capture import CHUNK_BYTES
+from detector.values import RecordBatch
 
 DATA = CHUNK_BYTES + CHUNK_BYTES // 8  # a chunk and the room before it (a pcapng one and the
 # block it carried over fit too)

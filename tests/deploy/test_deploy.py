@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from detector.metrics import CATALOGUE
+from detector.metrics.exposition import CATALOGUE
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.decoders import Decoder
-from detector.sources import CaptureFile
+from detector.decoders.chain import Decoder
+from detector.sources.capture import CaptureFile
 from tests.conftest import PCAPS, REAL, needs_tshark, real_captures, real_id
 
 Key = tuple[str, int | None, str | None, str | None]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from detector.decoders import DecodeConfig, Decoder
+from detector.decoders.chain import DecodeConfig, Decoder
 from detector.decoders.ipfix.decoder import Flow
-from detector.model import DecodeStats
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
+from detector.values import DecodeStats
 from tests.conftest import REAL, needs_tshark, real_captures, real_id
 
 PORTS = (2055, 4739, 9991, 9992, 9995, 2100, 8096)

@@ -16,7 +16,7 @@ import functools
 from typing import Any
 
 from detector.errors import CaptureError
-from detector.model import Frame
+from detector.values import Frame
 
 IP_CODES = (1, 2)  # columns.IPV4, columns.IPV6
 ARP_LEARN, NO_CHECK = 3, 4
@@ -24,8 +24,8 @@ ARP_LEARN, NO_CHECK = 3, 4
 
 @functools.cache
 def _tools() -> tuple[Any, Any, Any]:
-    from detector.decoders import Decoder
-    from detector.fast import columns
+    from detector.decoders.chain import Decoder
+    from detector.fast.packets import columns
 
     decoder = Decoder()
     return decoder, columns, columns.masks(decoder.config)
@@ -33,8 +33,8 @@ def _tools() -> tuple[Any, Any, Any]:
 
 def _expected(cols: Any, code: int) -> dict[str, object]:
     """What the columns say of record 0, in the exact decoder's terms."""
-    from detector.fast import columns
-    from detector.fast.kernels import ARP_BIT
+    from detector.fast.packets import columns
+    from detector.fast.packets.kernels import ARP_BIT
 
     encap, vni, mac, _, ip_hi, ip_lo, outer_hi, outer_lo, unicast = (int(k[0]) for k in cols.keys)
     dst_hi, dst_lo, word = (int(d[0]) for d in cols.dst)
@@ -125,7 +125,7 @@ def kernel_columns(data: bytes) -> tuple[int, bytes, Any]:
 
 def columns(data: bytes) -> None:
     """One record (its first byte the link type, as in `frame`) through both decoders."""
-    from detector.model import DecodeStats, RecordBatch
+    from detector.values import DecodeStats, RecordBatch
 
     decoder = _tools()[0]
     linktype, body, cols = kernel_columns(data)
@@ -156,7 +156,7 @@ def columns(data: bytes) -> None:
 def seeds() -> list[bytes]:
     """The samples' records, and every distinct record of the real captures the kernel
     decodes itself (inner IPv6 over TCP and UDP is only there: the samples' is ND)."""
-    from detector.sources import CaptureFile
+    from detector.sources.capture import CaptureFile
     from tests.conftest import real_captures
     from tests.fuzz.targets import _sample_frames
 

@@ -24,9 +24,9 @@ from detector.errors import ConfigError, NsxError
 
 def consume(doc: dict[str, Any]) -> str:
     """Every use of a checked snapshot; its audit as JSON text."""
-    from detector.config import Config
+    from detector.config.settings import Config
     from detector.nsx import audit, realized, snapshot
-    from detector.pipeline import Pipeline
+    from detector.runners.pipeline import Pipeline
     from tests.conftest import MemorySink
 
     unprintable = [s for s in _strings(doc) if not s.isprintable()]

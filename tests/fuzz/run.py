@@ -30,7 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "fuzz"
-COMPILED = ["detector.fast.kernels", "detector.fast.tlkernels", "detector.sources.walk"]
+COMPILED = [
+    "detector.fast.packets.kernels",
+    "detector.fast.timeline.kernels",
+    "detector.sources.walk",
+]
 PROGRESS_SECONDS = 300
 STATS = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
 EXECUTED = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
@@ -45,17 +49,17 @@ def child(name: str, libfuzzer_args: list[str]) -> None:
         include=["detector", "tests.fuzz.batch_targets"], exclude=COMPILED
     ):
         import detector.bindings.manual
-        import detector.config
-        import detector.decoders
+        import detector.config.settings
+        import detector.decoders.chain
         import detector.decoders.ipfix.decoder
-        import detector.fast.columns
+        import detector.fast.packets.columns
         import detector.nsx.audit
         import detector.nsx.client
         import detector.nsx.pull
         import detector.nsx.realized
         import detector.nsx.snapshot
-        import detector.pipeline
-        import detector.report.load  # noqa: F401
+        import detector.report.load
+        import detector.runners.pipeline  # noqa: F401
         import tests.fuzz.batch_targets  # noqa: F401
     from tests.fuzz.targets import ALLOWED, TARGETS
 

@@ -36,9 +36,9 @@ def as_file(data: bytes, suffix: str) -> Iterator[str]:
 
 
 def _replay(path: str, fast: bool) -> tuple[object, ...]:
-    from detector.config import Config
-    from detector.fast import packets
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.fast.packets import path as packets
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import dumps
     from detector.sources import pcap
     from tests.conftest import MemorySink
@@ -68,7 +68,8 @@ def capture(data: bytes) -> None:
 
 
 def _records(path: str, compiled: bool) -> tuple[object, ...]:
-    from detector.sources import CaptureFile, pcap
+    from detector.sources import pcap
+    from detector.sources.capture import CaptureFile
 
     saved = pcap.FAST_WALK_BYTES
     pcap.FAST_WALK_BYTES = 0 if compiled else 1 << 62
@@ -110,8 +111,8 @@ def reader(data: bytes) -> None:
 
 def frame(data: bytes) -> None:
     """One record through the decode chain, for each link type it may claim to be."""
-    from detector.decoders import Decoder
-    from detector.model import RecordBatch
+    from detector.decoders.chain import Decoder
+    from detector.values import RecordBatch
 
     linktype = data[0] if data else 1
     body = data[1:]
@@ -132,7 +133,7 @@ def ipfix(data: bytes) -> None:
 
 def config(data: bytes) -> None:
     """A TOML configuration."""
-    from detector import config as config_mod
+    from detector.config import settings as config_mod
 
     try:
         doc = tomllib.loads(data.decode("utf-8", "replace"))
@@ -228,9 +229,9 @@ def _sample_timeline() -> bytes:
     """A real timeline: the incident sample replayed with --timeline, as Parquet bytes."""
     import tempfile
 
-    from detector.config import Config
-    from detector.fast.timeline import Timeline
-    from detector.pipeline import Pipeline
+    from detector.config.settings import Config
+    from detector.fast.timeline.path import Timeline
+    from detector.runners.pipeline import Pipeline
     from detector.sinks.timeline import TimelineWriter
     from tests.conftest import PCAPS, MemorySink
 
@@ -284,7 +285,7 @@ SNAPSHOT = {
 
 
 def _sample_frames() -> list[bytes]:
-    from detector.sources import CaptureFile
+    from detector.sources.capture import CaptureFile
     from tests.conftest import PCAPS
 
     frames = []

@@ -8,10 +8,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.decoders import Decoder, arp, dhcp, ethernet, geneve, gre, ip, ndp, udp, vxlan
+from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, ndp, udp, vxlan
+from detector.decoders.chain import Decoder
 from detector.errors import CaptureError, DecodeError
-from detector.model import RecordBatch
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
+from detector.values import RecordBatch
 from tests.conftest import PCAPS
 
 LINKTYPES = [0, 1, 101, 113, 228, 229, 276]

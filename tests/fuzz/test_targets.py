@@ -22,7 +22,7 @@ def test_target_keeps_its_property_on_every_seed(name: str) -> None:
 
 def test_the_capture_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
     """The differential check can fail: make the batch path drop a counter and see it caught."""
-    from detector.fast import packets
+    from detector.fast.packets import path as packets
     from tests.fuzz import targets
 
     original = packets.BatchPath._count
@@ -58,7 +58,7 @@ def test_the_columns_target_catches_a_disagreement(monkeypatch: pytest.MonkeyPat
     """The kernel differential can fail: columns with one bit of the inner source MAC wrong."""
     import numpy as np
 
-    from detector.fast import columns
+    from detector.fast.packets import columns
     from tests.fuzz import batch_targets
 
     record = next(s for s in seeds("columns") if _kernel_code(s) == columns.IPV4)

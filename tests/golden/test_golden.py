@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from detector import config as config_mod
-from detector.pipeline import Pipeline
+from detector.config import settings as config_mod
+from detector.runners.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import GOLDEN, PCAPS, MemorySink, validate_alerts
 

@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
 from tests.conftest import PCAPS, ROOT
 
 

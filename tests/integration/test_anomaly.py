@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.behaviour import evaluate as ev
 from detector.behaviour import modelfile
 from detector.behaviour.features import FEATURES
-from detector.config import load_or_default
+from detector.config.settings import load_or_default
+from detector.runners import evaluate as ev
 from tests.conftest import BEHAVIOUR, validate_alerts
 from tests.integration.daemon_util import spoofwatch
 
@@ -138,10 +138,10 @@ def test_the_worker_thread_gives_the_alerts_of_one_thread_in_the_same_order(
 ) -> None:
     """Replay counts and scores windows on a worker thread; its alerts come one batch late,
     at fixed points, so every run writes the same alerts in the same order as one thread."""
-    from detector import pipeline as pipeline_mod
-    from detector.behaviour.settings import AnomalyConfig
-    from detector.fast import packets
-    from detector.fast.windows import Windows
+    from detector.config.anomaly import AnomalyConfig
+    from detector.fast.packets import path as packets
+    from detector.fast.windows.path import Windows
+    from detector.runners import pipeline as pipeline_mod
     from tests.conftest import MemorySink
 
     monkeypatch.setattr(packets, "MIN_BATCH", 64)  # many batches, so the lag shows

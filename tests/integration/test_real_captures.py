@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import Config
-from detector.model import Alert, AlertKind
-from detector.pipeline import Pipeline
+from detector.config.settings import Config
+from detector.runners.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
+from detector.values import Alert, AlertKind
 from tests.conftest import MemorySink, needs_real, real_captures, real_id, validate_alerts
 
 ROUTER = (

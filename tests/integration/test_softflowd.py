@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from detector.decoders import DecodeConfig, Decoder
+from detector.decoders.chain import DecodeConfig, Decoder
 from detector.decoders.ipfix.decoder import Flow
-from detector.model import DecodeStats
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
 from detector.sources.live import outer_header
+from detector.values import DecodeStats
 from tests.conftest import PCAPS, validate_alerts
 from tests.integration.daemon_util import free_port, metrics_up, start, wait_for
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from detector import config
+from detector.config import settings as config
 from detector.errors import ConfigError
 
 
@@ -80,7 +80,7 @@ def test_numba_cache_is_off_where_its_directory_cannot_be_written(
 
 
 def test_the_shipped_configs_document_every_key() -> None:
-    from detector.sinks.settings import CHECKS
+    from detector.config.sinks import CHECKS
 
     root = Path(__file__).resolve().parents[2] / "pipelines"
     text = (root / "replay.toml").read_text() + (root / "live-geneve.toml").read_text()

@@ -8,10 +8,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from detector.bindings.table import BindingPolicy
-from detector.config import Config
-from detector.metrics import CATALOGUE, RunCounters, registry
-from detector.model import Evidence, Method, PortKey
-from detector.pipeline import Pipeline
+from detector.config.settings import Config
+from detector.metrics.exposition import CATALOGUE, RunCounters, registry
+from detector.runners.pipeline import Pipeline
+from detector.values import Evidence, Method, PortKey
 from tests.conftest import MemorySink
 
 

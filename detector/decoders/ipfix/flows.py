@@ -11,7 +11,7 @@ sourceIPv4/IPv6Address.
 from __future__ import annotations
 
 from detector.decoders.ipfix.decoder import Flow
-from detector.model import Frame, is_unicast
+from detector.values import Frame, is_unicast
 
 SEGMENT_TYPES = {0x01: "vxlan", 0x07: "geneve"}
 ACCESS_PORT = 0x02  # ingressInterfaceAttr: ingressInterface is the port a VM is attached to
@@ -29,7 +29,7 @@ SEGMENTS = ("layer2SegmentId", "vlanId", "dot1qVlanId")
 DST_MACS = ("destinationMacAddress",)
 # The elements whose values can change what detection makes of a record (port, segment,
 # source); with the exporter and whether the destination is unicast (`unicast_destination`),
-# records equal in these are judged alike (see detector.fast.flows).
+# records equal in these are judged alike (see detector.fast.flows.path).
 JUDGED = SOURCES + MACS + VIFS + ACCESS + SEGMENTS
 
 

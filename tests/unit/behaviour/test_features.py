@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.behaviour.features import FEATURES, History, model_space, natural, windows
-from detector.model import WINDOW_COUNTS, WindowRows
+from detector.values import WINDOW_COUNTS, WindowRows
 
 
 def rows(packets: list[int], starts: list[int], **counts: list[int]) -> WindowRows:

@@ -8,12 +8,12 @@ import psycopg
 import pytest
 
 from detector.bindings.fleet import FleetStore
-from detector.bindings.settings import StateConfig
 from detector.bindings.table import BindingTable, Outcome
+from detector.config.state import StateConfig
 from detector.detectors.engine import Engine
 from detector.errors import StateError
-from detector.fleetsync import FleetSync
-from detector.model import Alert, Evidence, Method, PortKey
+from detector.runners.fleetsync import FleetSync
+from detector.values import Alert, Evidence, Method, PortKey
 from tests.conftest import empty_database
 from tests.pgcluster import Cluster
 

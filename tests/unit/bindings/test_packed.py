@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detector.bindings import packed as pk
-from detector.model import Binding, Evidence, Method, PortKey
+from detector.values import Binding, Evidence, Method, PortKey
 
 
 @pytest.mark.parametrize(

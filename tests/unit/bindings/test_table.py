@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from detector.bindings.table import BindingPolicy, BindingTable, Outcome
-from detector.model import Binding, Evidence, Method, PortKey
+from detector.values import Binding, Evidence, Method, PortKey
 
 A, B = PortKey("geneve:5001", "00:50:56:a1:00:01"), PortKey("geneve:5001", "00:50:56:a1:00:02")
 OTHER_TENANT = PortKey("geneve:5002", "00:50:56:a1:00:02")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from detector.decoders import Decoder
-from detector.model import Frame
+from detector.decoders.chain import Decoder
+from detector.values import Frame
 from tests.unit.decoders.vectors import (
     GENEVE_HDR,
     INNER_ARP,

@@ -15,8 +15,8 @@ from detector.behaviour.modelfile import Baseline, Model
 from detector.bindings.table import BindingTable
 from detector.detectors.anomaly import Anomaly
 from detector.detectors.engine import EngineStats
-from detector.model import WINDOW_COUNTS, WindowRows
 from detector.sinks.jsonl import dumps
+from detector.values import WINDOW_COUNTS, WindowRows
 from tests.conftest import validate_alerts
 
 NORMAL = {"packets": 20, "bytes": 4000, "dst_ips": 3, "dst_ports": 2, "syn": 1}

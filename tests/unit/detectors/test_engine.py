@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.bindings.table import BindingPolicy, BindingTable
 from detector.detectors.engine import Engine, EngineConfig
-from detector.model import AlertKind, Arp, Frame
+from detector.values import AlertKind, Arp, Frame
 
 NS = 1_000_000_000
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from detector.decoders import DecodeConfig
+from detector.decoders.chain import DecodeConfig
 from detector.errors import CaptureError
-from detector.fast import columns as col
-from detector.fast.ahead import Ahead
-from detector.model import RecordBatch
-from detector.sources import CaptureFile
+from detector.fast.packets import columns as col
+from detector.runners.ahead import Ahead
+from detector.sources.capture import CaptureFile
+from detector.values import RecordBatch
 from tests.conftest import PCAPS
 
 ROOT = Path(__file__).resolve().parents[3]

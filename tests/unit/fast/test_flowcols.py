@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from detector.decoders.ipfix.decoder import IpfixDecoder
 from detector.decoders.ipfix.flows import flow_frame
 from detector.decoders.ipfix.records import FlowSet
-from detector.fast import columns as col
-from detector.fast import flowcols
-from detector.model import is_unicast
+from detector.fast.flows import columns as flowcols
+from detector.fast.packets import columns as col
+from detector.values import is_unicast
 
 VMWARE = 6876
 KEY_ELEMENTS = [(0, 56, 6), (0, 81, 6), (0, 80, 6), (0, 351, 8)]

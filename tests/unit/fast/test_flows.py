@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector.bindings.learn import TrustPolicy
-from detector.config import Config
-from detector.fast import packets as fastpath
-from detector.model import RecordBatch
-from detector.pipeline import Pipeline
+from detector.config.settings import Config
+from detector.fast.packets import path as fastpath
+from detector.runners.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
+from detector.values import RecordBatch
 from tests.conftest import ROOT, MemorySink
 from tests.unit.fast.test_flowcols import flow_sets
 

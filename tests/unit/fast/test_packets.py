@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import Config
+from detector.config.settings import Config
 from detector.detectors.engine import EngineConfig
-from detector.fast import packets as fastpath
-from detector.fast.timeline import Timeline
-from detector.fast.timeline_thread import BackgroundTimeline
-from detector.pipeline import Pipeline
+from detector.fast.packets import path as fastpath
+from detector.fast.timeline.path import Timeline
+from detector.fast.timeline.thread import BackgroundTimeline
+from detector.runners.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import PCAPS, ROOT, MemorySink, real_captures, real_id
 

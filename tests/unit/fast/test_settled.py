@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from scapy.all import IP, Ether, rdpcap, wrpcap
 
-from detector.config import Config
-from detector.fast import columns as col
-from detector.fast import packets as fastpath
+from detector.config.settings import Config
 from detector.fast import settled as settled_mod
-from detector.pipeline import Pipeline
+from detector.fast.packets import columns as col
+from detector.fast.packets import path as fastpath
+from detector.runners.pipeline import Pipeline
 from detector.sinks.jsonl import dumps
 from tests.conftest import PCAPS, MemorySink
 

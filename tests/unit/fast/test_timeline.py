@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from detector.errors import SinkError
-from detector.fast.timeline import Timeline, frame_source
-from detector.fast.timeline_thread import BackgroundTimeline
-from detector.model import Arp, Frame, PortKey
+from detector.fast.timeline.path import Timeline, frame_source
+from detector.fast.timeline.thread import BackgroundTimeline
 from detector.report import load
 from detector.sinks.timeline import RotatingTimeline, TimelineWriter
 from detector.tables import TIMELINE_NAMES
+from detector.values import Arp, Frame, PortKey
 from tests.unit.detectors.test_engine import frame
 
 V4 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)

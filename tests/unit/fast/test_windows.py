@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detector.config import load_or_default
-from detector.decoders import Decoder
+from detector.config.settings import load_or_default
+from detector.decoders.chain import Decoder
 from detector.detectors.engine import Engine
-from detector.fast import packets
-from detector.fast.windows import Windows
-from detector.model import WINDOW_COUNTS, Frame, PortKey, WindowRows, is_unicast
-from detector.pipeline import Pipeline
-from detector.sources import CaptureFile
+from detector.fast.packets import path as packets
+from detector.fast.windows.path import Windows
+from detector.runners.pipeline import Pipeline
+from detector.sources.capture import CaptureFile
+from detector.values import WINDOW_COUNTS, Frame, PortKey, WindowRows, is_unicast
 from tests.conftest import PCAPS
 
 BEHAVIOUR = PCAPS / "behaviour"
@@ -152,7 +152,7 @@ def test_a_flood_of_ports_closes_windows_early_and_loses_no_packet() -> None:
 
 
 def test_an_error_on_the_worker_is_raised_in_the_caller_not_hung_on() -> None:
-    from detector.fast.windows_thread import BackgroundWindows
+    from detector.fast.windows.thread import BackgroundWindows
 
     def broken(rows: WindowRows) -> list[Any]:
         raise RuntimeError("model exploded")

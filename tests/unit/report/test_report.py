@@ -121,8 +121,8 @@ def test_a_report_without_a_timeline_says_what_is_missing(tmp_path: Path) -> Non
 def test_a_capped_binding_table_says_how_many_more(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from detector import pipeline as pipeline_mod
-    from detector.config import Config
+    from detector.config.settings import Config
+    from detector.runners import pipeline as pipeline_mod
     from tests.conftest import PCAPS, MemorySink
 
     monkeypatch.setattr(pipeline_mod, "META_BINDINGS", 1)

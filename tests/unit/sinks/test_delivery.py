@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from detector.config import parse
+from detector.config.settings import parse
 from detector.errors import ConfigError
-from detector.model import Alert, AlertKind, Evidence, PortKey, Severity
 from detector.sinks.alertmanager import AlertmanagerConfig, AlertmanagerSink, alertname
 from detector.sinks.syslog import SyslogConfig, SyslogSink, format_message
+from detector.values import Alert, AlertKind, Evidence, PortKey, Severity
 
 
 def alert(mac: str = "00:50:56:a1:00:01", src: str = "10.1.1.11", message: str = "m") -> Alert:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from detector.errors import CaptureError
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
 
 FRAME_A = bytes(range(60))
 FRAME_B = b"\xaa" * 42
@@ -202,7 +202,7 @@ def test_a_failing_gzip_stream_gives_the_records_before_the_failure(
     same ones whatever the chunk size (the reader fuzz target found one chunk losing them all),
     and the failure is still an error. A corrupt block also costs what gzip inflated of it in
     its last step (INFLATE_STEP at most)."""
-    from detector.sources import INFLATE_STEP
+    from detector.sources.capture import INFLATE_STEP
 
     records = [(i, 0, FRAME_A) for i in range(3000)]
     if failure == "cut short":

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from detector.model import RecordBatch
-from detector.sources import CaptureFile
+from detector.sources.capture import CaptureFile
 from detector.sources.pcap import Buffers, Chunk
 from detector.sources.slots import DATA, ROWS, Slots
+from detector.values import RecordBatch
 from tests.conftest import PCAPS
 
 
