@@ -139,7 +139,7 @@ STEADY_T0 = [0.0]
 
 
 def run_columns(path: str) -> int:
-    from detector.decoders.chain import DecodeConfig
+    from detector.config.decode import DecodeConfig
     from detector.fast.packets import columns as col
     from detector.sources.capture import CaptureFile
 
@@ -410,7 +410,7 @@ def run_ipfix(path: str) -> int:
     """Replay NSX-style IPFIX records, learning bindings from first-seen flows."""
     import dataclasses
 
-    from detector.bindings.learn import TrustPolicy
+    from detector.config.bindings import TrustPolicy
     from detector.config.settings import Config
     from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
@@ -432,7 +432,8 @@ def run_table(ports: str, shape: str) -> int:
     import gc
     import resource
 
-    from detector.bindings.table import BindingPolicy, BindingTable
+    from detector.bindings.table import BindingTable
+    from detector.config.bindings import BindingPolicy
     from detector.values import Evidence, Method, PortKey
 
     n = int(ports)

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detector.nsx.client import NsxClient, NsxConfig  # noqa: E402
+from detector.config.nsx import NsxConfig  # noqa: E402
+from detector.nsx.client import NsxClient  # noqa: E402
 from detector.nsx.pull import pull  # noqa: E402
 from tests.nsx_manager import PASSWORD, USER, Estate, Manager, entry, make_ca  # noqa: E402
 

@@ -6,7 +6,7 @@ import ast
 import importlib
 from pathlib import Path
 
-from detector.detectors import PLUGINS, WINDOW_PLUGINS
+from detector.plugins import PLUGINS, WINDOW_PLUGINS
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "detector"
@@ -99,3 +99,97 @@ def test_the_report_reads_files_and_knows_no_detection_stage() -> None:
         for imported in imports(path):
             if imported.startswith("detector"):
                 assert imported.startswith(allowed) or imported in nsx_readers, (path, imported)
+
+
+# The house, ground floor first: a module may import its own room and the rooms before it, never
+# one after it, so no two rooms can form a loop. Rooms of the same row may not import each other.
+ROOMS: list[tuple[str, ...]] = [
+    ("errors",),
+    ("values",),
+    ("plugins", "tables", "shards", "jit", "logs"),
+    ("config",),
+    ("sources",),
+    ("decoders",),
+    ("nsx",),
+    ("bindings",),
+    ("behaviour",),
+    ("detectors",),
+    ("sinks",),
+    ("fast",),
+    ("metrics",),
+    ("report",),
+    ("runners",),
+    ("commands",),
+    ("cli",),
+    ("__main__",),
+]
+RANK = {room: i for i, row in enumerate(ROOMS) for room in row}
+
+
+def room_of(module: str) -> str | None:
+    """`detector.fast.packets.path` → `fast`; the package itself (its version) is no room."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "detector" and len(parts) > 1 else None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def room_violations(sources: dict[str, str]) -> list[str]:
+    """Every import (TYPE_CHECKING and function-level ones included) that goes to a later room,
+    a room of the same row, or a room the order does not know."""
+    found = []
+    for module, text in sources.items():
+        mine = room_of(module)
+        if mine is None:
+            continue
+        if mine not in RANK:
+            found.append(f"{module}: room {mine!r} is not in the declared order")
+            continue
+        for node in ast.walk(ast.parse(text)):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+                if node.module == "detector":
+                    names = [f"detector.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                theirs = room_of(name)
+                if theirs is None or theirs == mine or theirs == "__version__":
+                    continue
+                if theirs not in RANK or RANK[theirs] >= RANK[mine]:
+                    found.append(f"{module} ({mine}) imports {name} ({theirs})")
+    return found
+
+
+def package_sources() -> dict[str, str]:
+    return {module_name(path): path.read_text() for path in MODULES}
+
+
+def test_every_import_points_down_the_declared_order_of_rooms() -> None:
+    assert room_violations(package_sources()) == []
+    on_disk = {p.stem if p.suffix else p.name for p in PACKAGE.iterdir()} - {"__init__"}
+    on_disk -= {"__pycache__", "py", "schema", "py.typed"}
+    assert on_disk <= set(RANK), on_disk - set(RANK)
+
+
+def test_an_upward_import_or_a_loop_is_caught() -> None:
+    sources = package_sources()
+    upward = dict(sources)
+    upward["detector.bindings.table"] += "\nfrom detector.runners.pipeline import Pipeline\n"
+    assert room_violations(upward) == [
+        "detector.bindings.table (bindings) imports detector.runners.pipeline (runners)"
+    ]
+    sideways = dict(sources)
+    sideways["detector.tables"] += "\nif False:\n    import detector.shards\n"
+    assert room_violations(sideways) == [
+        "detector.tables (tables) imports detector.shards (shards)"
+    ]
+    unknown = dict(sources)
+    unknown["detector.attic.old"] = '"""Left over."""\n'
+    assert room_violations(unknown) == [
+        "detector.attic.old: room 'attic' is not in the declared order"
+    ]

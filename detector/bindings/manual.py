@@ -11,7 +11,7 @@ from detector.bindings.table import BindingTable, Network
 from detector.errors import ConfigError
 from detector.values import PortKey, normalize_mac
 
-__all__ = ["apply", "load", "normalize_mac"]
+__all__ = ["apply", "load"]
 
 SEGMENT_RE = re.compile(r"^((geneve|vxlan):\d+|vlan:\d+(\.\d+)?|untagged|erspan:\d+/\S+)$")
 

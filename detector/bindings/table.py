@@ -17,22 +17,11 @@ from enum import Enum
 
 from detector.bindings import packed as pk
 from detector.bindings.ports import Network, PortState, PortStore, count, realized
+from detector.config.bindings import BindingPolicy
 from detector.values import Binding, Evidence, Method, PortKey
 
-__all__ = ["BindingPolicy", "BindingTable", "LearnResult", "Network", "Outcome", "PortLimits"]
+__all__ = ["BindingTable", "LearnResult", "Network", "Outcome", "PortLimits"]
 _SNOOPED = (Method.ARP, Method.ND)
-
-
-@dataclass(frozen=True, slots=True)
-class BindingPolicy:
-    """The knobs of IP discovery; defaults are NSX-T's."""
-
-    arp_binding_limit: int = 1
-    nd_binding_limit: int = 3
-    trust_on_first_use: bool = True
-    binding_timeout_ns: int = 600 * 1_000_000_000  # TOEU only (NSX arp_nd_binding_timeout 10 min)
-    max_ports: int = 250_000  # ~850 B a dual-stack port (3 bindings): ~210 MB when all are
-    max_discovered_per_port: int = 16
 
 
 @dataclass(frozen=True, slots=True)

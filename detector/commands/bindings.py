@@ -92,8 +92,7 @@ def _rows(store: BindingStore | FleetStore) -> list[tuple[PortKey, Binding]]:
 
 def _import(store: BindingStore | FleetStore, path: str) -> int:
     """Read an export (or a manual bindings file) and add its bindings (first writer wins)."""
-    from detector.bindings.manual import normalize_mac
-    from detector.values import Binding, Evidence, Method, PortKey
+    from detector.values import Binding, Evidence, Method, PortKey, normalize_mac
 
     try:
         with open(path, newline="", encoding="utf-8") as f:

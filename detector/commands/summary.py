@@ -13,7 +13,7 @@ from detector.values import AlertKind, DecodeStats
 
 if TYPE_CHECKING:
     from detector.bindings.nsx import Imported
-    from detector.nsx.client import NsxConfig
+    from detector.config.nsx import NsxConfig
 
 
 class ProgressBar:

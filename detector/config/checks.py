@@ -7,11 +7,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from detector.bindings.learn import MacPattern
-from detector.bindings.manual import normalize_mac
-from detector.detectors import PLUGINS
+from detector.config.bindings import MacPattern
 from detector.errors import ConfigError
-from detector.values import PortKey
+from detector.plugins import PLUGINS
+from detector.values import PortKey, normalize_mac
 
 Check = Callable[[str, Any], Any]
 

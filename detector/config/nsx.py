@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from detector.config import checks as v
 from detector.errors import ConfigError
-from detector.nsx.client import NsxConfig
+
+
+@dataclass(frozen=True, slots=True)
+class NsxConfig:
+    """The [nsx] section: where the manager is and how to read it."""
+
+    url: str = ""
+    username: str = ""
+    password_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    ca_file: str = ""
+    verify_tls: bool = True
+    poll_seconds: int = 300
+    timeout_seconds: float = 10.0
+    max_requests_per_second: float = 50.0
+    max_concurrency: int = 8
+    enforcement_point: str = "/infra/sites/default/enforcement-points/default"
+    domain: str = "default"
+    segments: tuple[str, ...] = ()
+
 
 CHECKS: dict[str, v.Check] = {
     "url": v.https_url,

@@ -11,19 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.bindings.learn import DEFAULT_GATEWAY_MACS, MacPattern, TrustPolicy
-from detector.bindings.table import BindingPolicy
 from detector.config import anomaly
 from detector.config import checks as v
 from detector.config import nsx as nsx_settings
 from detector.config import sinks as sink_settings
 from detector.config import state as state_settings
+from detector.config.bindings import DEFAULT_GATEWAY_MACS, BindingPolicy, MacPattern, TrustPolicy
+from detector.config.decode import DecodeConfig
+from detector.config.detectors import EngineConfig
+from detector.config.nsx import NsxConfig
 from detector.config.sinks import SinksConfig
-from detector.decoders.chain import DecodeConfig
-from detector.detectors import PLUGINS
-from detector.detectors.engine import EngineConfig
 from detector.errors import ConfigError
-from detector.nsx.client import NsxConfig
+from detector.plugins import PLUGINS
 
 NS = 1_000_000_000
 RING_MB = 768  # the capture ring: about a second at 1M packets/s of 650-byte frames

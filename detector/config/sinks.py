@@ -8,8 +8,50 @@ from typing import Any
 
 from detector.config import checks as v
 from detector.errors import ConfigError
-from detector.sinks.alertmanager import AlertmanagerConfig
-from detector.sinks.syslog import FACILITIES, SyslogConfig
+
+# RFC 5424 §6.2.1: facility names and numbers; severities 2 critical, 4 warning, 6 informational.
+FACILITIES = {
+    "kern": 0, "user": 1, "daemon": 3, "auth": 4, "syslog": 5, "authpriv": 10, "local0": 16,
+    "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22,
+    "local7": 23,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogConfig:
+    """`[sinks.syslog]`."""
+
+    address: tuple[str, int]
+    protocol: str = "udp"  # udp, tcp or tls
+    facility: str = "local0"
+    app_name: str = "spoofwatch"
+    sd_id: str = "spoofwatch@32473"  # 32473: the enterprise number IANA reserves for examples
+    hostname: str = ""  # default: this host's name
+    max_queue: int = 10_000
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    server_name: str = ""  # the name the TLS certificate must carry; default: the address host
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AlertmanagerConfig:
+    """`[sinks.alertmanager]`."""
+
+    urls: tuple[str, ...]
+    resend_seconds: int = 60  # the client guidance asks for 30 s to 3 min
+    resolve_seconds: int = 300  # no packet behind an alert for this long: it is resolved
+    timeout_seconds: int = 5
+    max_alerts: int = 10_000  # active alerts kept for re-sending; beyond it the oldest is dropped
+    collector: str = ""  # the `collector` label; default: this host's name
+    generator_url: str = ""  # default: http://<collector>:<metrics port>/metrics
+    username: str = ""
+    password_file: str = ""
+    bearer_token_file: str = ""
+    ca_file: str = ""
+    verify_tls: bool = True
+
 
 FILES = ("password_file", "bearer_token_file", "ca_file", "client_cert", "client_key")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
+from detector.config.decode import DecodeConfig
 from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, link, ndp, udp, vxlan
 from detector.decoders.ipfix.decoder import Flow, IpfixDecoder
 from detector.decoders.ipfix.flows import flow_frame
@@ -26,17 +26,6 @@ PROTO_TCP, PROTO_UDP, PROTO_GRE, PROTO_ICMPV6 = 6, 17, 47, 58
 # Layers whose errors mean "this tunnel packet yields no frame" (the inner frame's own layers
 # ethernet and vlan included): they propagate out of the inner decode.
 TUNNEL_LAYERS = frozenset(("geneve", "vxlan", "gre", "erspan", "tunnel", "ethernet", "vlan"))
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeConfig:
-    """Which UDP ports carry which tunnel, and how deep tunnels may nest."""
-
-    geneve_ports: frozenset[int] = frozenset((6081,))
-    vxlan_ports: frozenset[int] = frozenset((4789, 8472))
-    vxlan_gpe_ports: frozenset[int] = frozenset((4790,))
-    ipfix_ports: frozenset[int] = frozenset((4739, 2055))  # IPFIX and NetFlow v9 to a collector
-    max_depth: int = 3
 
 
 class Tunnel(NamedTuple):

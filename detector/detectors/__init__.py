@@ -9,9 +9,11 @@ import importlib
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from detector.bindings.learn import TrustPolicy
 from detector.bindings.table import BindingTable, LearnResult
+from detector.config.bindings import TrustPolicy
 from detector.errors import ConfigError
+from detector.plugins import PLUGINS as PLUGINS
+from detector.plugins import WINDOW_PLUGINS as WINDOW_PLUGINS
 from detector.values import AlertKind, Binding, Evidence, Frame, PortKey, Severity
 
 
@@ -56,20 +58,6 @@ class Detector(Protocol):
     name: ClassVar[str]
 
     def inspect(self, obs: Observation, ctx: Context) -> list[Finding]: ...
-
-
-PLUGINS = {
-    "unbound_source": "detector.detectors.unbound_source:UnboundSource",
-    "unlearned_port": "detector.detectors.unlearned_port:UnlearnedPort",
-    "binding_limit": "detector.detectors.binding_limit:BindingLimit",
-    "arp_conflict": "detector.detectors.arp_conflict:ArpConflict",
-    "nd_conflict": "detector.detectors.nd_conflict:NdConflict",
-    "mac_move": "detector.detectors.mac_move:MacMove",
-    "rogue_dhcp": "detector.detectors.rogue_dhcp:RogueDhcp",
-}
-
-# Detectors of closed windows rather than frames, each turned on by its own section.
-WINDOW_PLUGINS = {"anomaly": "detector.detectors.anomaly:Anomaly"}
 
 
 def load(name: str) -> Detector:

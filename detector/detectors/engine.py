@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from detector.bindings.learn import TrustPolicy, learn
+from detector.bindings.learn import learn
 from detector.bindings.table import BindingTable, LearnResult, Outcome
-from detector.detectors import PLUGINS, Context, Detector, Finding, Observation, load
+from detector.config.bindings import TrustPolicy
+from detector.config.detectors import EngineConfig
+from detector.detectors import Context, Detector, Finding, Observation, load
 from detector.shards import shard_of
 from detector.values import (
     Alert,
@@ -28,20 +30,6 @@ LEARNING = ("binding_limit", "arp_conflict", "nd_conflict")  # judge what learni
 def alert_key(kind: AlertKind, port: PortKey, address: str | None, key: str | None) -> AlertKey:
     """What an alert is deduplicated on: (kind, port, key), else (kind, port, address)."""
     return (kind, port, address if key is None else key)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Which detectors run and how alerts are attributed and repeated."""
-
-    detectors: tuple[str, ...] = tuple(PLUGINS)
-    inspect_untunnelled: bool = False  # treat un-tunnelled frames as VM traffic (plain SPAN)
-    scope_by_session: bool = False  # ERSPAN: one segment per mirror session
-    strict: bool = False  # a port with no binding is spoofing, not merely unlearned
-    realert_ns: int = 0  # 0: one alert per (kind, port, address) for the whole run
-    max_alert_keys: int = 100_000
-    only: frozenset[str] = frozenset()  # [segments] only: these segments, none other (empty: all)
-    shard: tuple[int, int] = (1, 1)  # [segments] shard "k/n": segments whose hash mod n is k-1
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,7 +23,32 @@ from detector.sinks.delivery import DELIVERED, DROPPED, FAILED, SinkStats
 
 if TYPE_CHECKING:
     from detector.bindings.fleet import FleetStore
-    from detector.runners.pipeline import Pipeline
+    from detector.bindings.table import BindingTable
+    from detector.decoders.chain import Decoder
+    from detector.detectors.anomaly import Anomaly
+    from detector.detectors.engine import Engine
+    from detector.fast.timeline.path import Timeline
+    from detector.fast.windows.path import Windows
+    from detector.values import DecodeStats
+
+
+class Counted(Protocol):
+    """What a scrape reads: the counters of a run's stages (the runners' Pipeline has them)."""
+
+    @property
+    def stats(self) -> DecodeStats: ...
+    @property
+    def decoder(self) -> Decoder: ...
+    @property
+    def table(self) -> BindingTable: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def timeline(self) -> Timeline | None: ...
+    @property
+    def anomaly(self) -> Anomaly | None: ...
+    @property
+    def windows(self) -> Windows | None: ...
 
 
 @dataclass(slots=True)
@@ -54,7 +79,7 @@ def _family(name: str) -> Family:
 class PipelineCollector(Collector):
     """Reads the pipeline's counters when Prometheus scrapes (copies are taken under the GIL)."""
 
-    def __init__(self, pipeline: Callable[[], Pipeline], source: str, run: RunCounters) -> None:
+    def __init__(self, pipeline: Callable[[], Counted], source: str, run: RunCounters) -> None:
         self.pipeline = pipeline
         self.source = source
         self.run = run
@@ -150,7 +175,7 @@ class PipelineCollector(Collector):
 
 
 def registry(
-    pipeline: Callable[[], Pipeline], source: str, run: RunCounters
+    pipeline: Callable[[], Counted], source: str, run: RunCounters
 ) -> tuple[CollectorRegistry, Histogram]:
     """A registry of its own (no process-wide default state) and the latency histogram."""
     reg = CollectorRegistry(auto_describe=True)

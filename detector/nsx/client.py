@@ -16,12 +16,12 @@ import ssl
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from detector.config.nsx import NsxConfig
 from detector.errors import ConfigError, NsxError
 
 API = "/policy/api/v1"
@@ -29,26 +29,6 @@ PASSWORD_ENV = "SPOOFWATCH_NSX_PASSWORD"
 RETRYABLE = (429, 503)
 MAX_TRIES = 6
 REASONS = {401: "check username and password", 403: "the user's role may not read this"}
-
-
-@dataclass(frozen=True, slots=True)
-class NsxConfig:
-    """The [nsx] section: where the manager is and how to read it."""
-
-    url: str = ""
-    username: str = ""
-    password_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
-    ca_file: str = ""
-    verify_tls: bool = True
-    poll_seconds: int = 300
-    timeout_seconds: float = 10.0
-    max_requests_per_second: float = 50.0
-    max_concurrency: int = 8
-    enforcement_point: str = "/infra/sites/default/enforcement-points/default"
-    domain: str = "default"
-    segments: tuple[str, ...] = ()
 
 
 class RateLimit:

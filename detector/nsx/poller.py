@@ -10,8 +10,9 @@ import logging
 import threading
 from typing import Any
 
+from detector.config.nsx import NsxConfig
 from detector.errors import ConfigError, NsxError
-from detector.nsx.client import NsxClient, NsxConfig
+from detector.nsx.client import NsxClient
 from detector.nsx.pull import pull
 
 log = logging.getLogger("spoofwatch")

@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from detector.config.nsx import NsxConfig
 from detector.errors import NsxError
 from detector.nsx import snapshot
-from detector.nsx.client import NsxClient, NsxConfig
+from detector.nsx.client import NsxClient
 from detector.nsx.realized import strings
 
 T = TypeVar("T")

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from detector.config.sinks import AlertmanagerConfig
 from detector.sinks.delivery import (
     DELIVERED,
     DROPPED,
@@ -28,24 +29,6 @@ from detector.sinks.jsonl import alert_to_dict
 from detector.values import Alert, rfc3339
 
 CHUNK = 500  # alerts per POST
-
-
-@dataclass(frozen=True, slots=True)
-class AlertmanagerConfig:
-    """`[sinks.alertmanager]`."""
-
-    urls: tuple[str, ...]
-    resend_seconds: int = 60  # the client guidance asks for 30 s to 3 min
-    resolve_seconds: int = 300  # no packet behind an alert for this long: it is resolved
-    timeout_seconds: int = 5
-    max_alerts: int = 10_000  # active alerts kept for re-sending; beyond it the oldest is dropped
-    collector: str = ""  # the `collector` label; default: this host's name
-    generator_url: str = ""  # default: http://<collector>:<metrics port>/metrics
-    username: str = ""
-    password_file: str = ""
-    bearer_token_file: str = ""
-    ca_file: str = ""
-    verify_tls: bool = True
 
 
 def alertname(kind: str) -> str:

@@ -12,9 +12,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from detector.config.sinks import FACILITIES, SyslogConfig
 from detector.sinks.delivery import (
     DELIVERED,
     DROPPED,
@@ -28,32 +28,8 @@ from detector.sinks.delivery import (
 from detector.sinks.jsonl import alert_to_dict
 from detector.values import Alert, Severity
 
-# RFC 5424 §6.2.1: facility names and numbers; severities 2 critical, 4 warning, 6 informational.
-FACILITIES = {
-    "kern": 0, "user": 1, "daemon": 3, "auth": 4, "syslog": 5, "authpriv": 10, "local0": 16,
-    "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22,
-    "local7": 23,
-}  # fmt: skip
 SEVERITY = {Severity.CRITICAL: 2, Severity.WARNING: 4, Severity.INFO: 6}
 SD_KEYS = ("kind", "severity", "segment", "vni", "mac", "src_ip", "count")
-
-
-@dataclass(frozen=True, slots=True)
-class SyslogConfig:
-    """`[sinks.syslog]`."""
-
-    address: tuple[str, int]
-    protocol: str = "udp"  # udp, tcp or tls
-    facility: str = "local0"
-    app_name: str = "spoofwatch"
-    sd_id: str = "spoofwatch@32473"  # 32473: the enterprise number IANA reserves for examples
-    hostname: str = ""  # default: this host's name
-    max_queue: int = 10_000
-    ca_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
-    server_name: str = ""  # the name the TLS certificate must carry; default: the address host
-    verify_tls: bool = True
 
 
 def _sd_value(value: object) -> str:

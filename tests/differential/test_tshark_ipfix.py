@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.decoders.chain import DecodeConfig, Decoder
+from detector.config.decode import DecodeConfig
+from detector.decoders.chain import Decoder
 from detector.decoders.ipfix.decoder import Flow
 from detector.sources.capture import CaptureFile
 from detector.values import DecodeStats

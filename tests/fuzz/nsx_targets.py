@@ -116,7 +116,8 @@ class _Answers:
 @functools.cache
 def _client() -> tuple[Any, _Answers]:
     """One client for the run (a TLS context is costly to make), its transport in-process."""
-    from detector.nsx.client import NsxClient, NsxConfig
+    from detector.config.nsx import NsxConfig
+    from detector.nsx.client import NsxClient
 
     answers = _Answers()
     cfg = NsxConfig(url="https://nsx.fuzz", max_requests_per_second=1e9, max_concurrency=1)

@@ -7,7 +7,7 @@ import dataclasses
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from detector.bindings.table import BindingPolicy
+from detector.config.bindings import BindingPolicy
 from detector.config.settings import Config
 from detector.metrics.exposition import CATALOGUE, RunCounters, registry
 from detector.runners.pipeline import Pipeline

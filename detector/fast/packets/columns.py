@@ -20,9 +20,9 @@ import numpy.typing as npt
 from detector.values import Buffer
 
 if TYPE_CHECKING:
-    from detector.bindings.table import BindingPolicy
-    from detector.decoders.chain import DecodeConfig
-    from detector.detectors.engine import EngineConfig
+    from detector.config.bindings import BindingPolicy
+    from detector.config.decode import DecodeConfig
+    from detector.config.detectors import EngineConfig
 
 EXACT, IPV4, IPV6, ARP_LEARN, NO_CHECK = 0, 1, 2, 3, 4
 ENCAP_GENEVE, ENCAP_VXLAN = 1, 2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from detector.bindings.table import BindingPolicy, BindingTable, Outcome
+from detector.bindings.table import BindingTable, Outcome
+from detector.config.bindings import BindingPolicy
 from detector.values import Binding, Evidence, Method, PortKey
 
 A, B = PortKey("geneve:5001", "00:50:56:a1:00:01"), PortKey("geneve:5001", "00:50:56:a1:00:02")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from detector.bindings.table import BindingPolicy, BindingTable
-from detector.detectors.engine import Engine, EngineConfig
+from detector.bindings.table import BindingTable
+from detector.config.bindings import BindingPolicy
+from detector.config.detectors import EngineConfig
+from detector.detectors.engine import Engine
 from detector.values import AlertKind, Arp, Frame
 
 NS = 1_000_000_000

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from detector.decoders.chain import DecodeConfig
+from detector.config.decode import DecodeConfig
 from detector.errors import CaptureError
 from detector.fast.packets import columns as col
 from detector.runners.ahead import Ahead

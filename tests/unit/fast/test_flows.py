@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.bindings.learn import TrustPolicy
+from detector.config.bindings import TrustPolicy
 from detector.config.settings import Config
 from detector.fast.packets import path as fastpath
 from detector.runners.pipeline import Pipeline

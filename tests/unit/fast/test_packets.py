@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from detector.config.detectors import EngineConfig
 from detector.config.settings import Config
-from detector.detectors.engine import EngineConfig
 from detector.fast.packets import path as fastpath
 from detector.fast.timeline.path import Timeline
 from detector.fast.timeline.thread import BackgroundTimeline

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from detector.config.settings import parse
+from detector.config.sinks import AlertmanagerConfig, SyslogConfig
 from detector.errors import ConfigError
-from detector.sinks.alertmanager import AlertmanagerConfig, AlertmanagerSink, alertname
-from detector.sinks.syslog import SyslogConfig, SyslogSink, format_message
+from detector.sinks.alertmanager import AlertmanagerSink, alertname
+from detector.sinks.syslog import SyslogSink, format_message
 from detector.values import Alert, AlertKind, Evidence, PortKey, Severity
 
 
