@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: demo test lint bench fuzz soak samples clean
+.PHONY: demo test lint docs bench fuzz soak samples clean
 
 $(BIN)/spoofwatch: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -46,11 +46,17 @@ demo: $(BIN)/spoofwatch
 	@$(BIN)/spoofwatch replay pcaps/geneve-ip-change.pcap --format text
 
 lint: $(BIN)/spoofwatch
-	$(BIN)/ruff check detector tests pcaps bench deploy
-	$(BIN)/ruff format --check detector tests pcaps bench deploy
+	$(BIN)/ruff check detector tests pcaps bench deploy docs
+	$(BIN)/ruff format --check detector tests pcaps bench deploy docs
 	$(BIN)/mypy --strict detector
 
-test: $(BIN)/spoofwatch .sysdeps $(ECS_FIELDS) lint
+# The documentation site (MkDocs, Material theme): the generated references must be current, and
+# --strict turns every broken link or anchor into an error.
+docs: $(BIN)/spoofwatch
+	$(BIN)/python docs/gen_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: $(BIN)/spoofwatch .sysdeps $(ECS_FIELDS) lint docs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(BIN)/spoofwatch .sysdeps

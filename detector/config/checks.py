@@ -15,7 +15,13 @@ from detector.values import PortKey, normalize_mac
 Check = Callable[[str, Any], Any]
 
 
+def expects(check: Check) -> str:
+    """What a check accepts, in words: the first line of its docstring (the reference uses it)."""
+    return (check.__doc__ or "").strip().splitlines()[0].rstrip(".") if check.__doc__ else ""
+
+
 def port_list(name: str, v: Any) -> frozenset[int]:
+    """a list of UDP ports (1-65535)."""
     if not isinstance(v, list) or not all(
         isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in v
     ):
@@ -29,6 +35,7 @@ def integer(lo: int, hi: int) -> Check:
             raise ConfigError(f"{name}: expected an integer from {lo} to {hi}, got {v!r}")
         return v
 
+    check.__doc__ = f"an integer from {lo:,} to {hi:,}."
     return check
 
 
@@ -38,16 +45,19 @@ def number(lo: float, hi: float) -> Check:
             raise ConfigError(f"{name}: expected a number from {lo:g} to {hi:g}, got {v!r}")
         return float(v)
 
+    check.__doc__ = f"a number from {lo:g} to {hi:g}."
     return check
 
 
 def boolean(name: str, v: Any) -> bool:
+    """true or false."""
     if not isinstance(v, bool):
         raise ConfigError(f"{name}: expected true or false, got {v!r}")
     return v
 
 
 def string(name: str, v: Any) -> str:
+    """a string."""
     if not isinstance(v, str):
         raise ConfigError(f"{name}: expected a string, got {v!r}")
     return v
@@ -59,6 +69,7 @@ def choice(*options: str) -> Check:
             raise ConfigError(f"{name}: expected one of {', '.join(options)}, got {v!r}")
         return str(v)
 
+    check.__doc__ = f"one of {', '.join(options)}."
     return check
 
 
@@ -72,6 +83,7 @@ def listen(name: str, v: Any) -> tuple[str, int]:
 
 
 def mac_patterns(name: str, v: Any) -> tuple[MacPattern, ...]:
+    """a list of MACs or MAC prefixes ("00:00:5e:00:01:00/40")."""
     if not isinstance(v, list):
         raise ConfigError(f"{name}: expected a list of MACs or MAC prefixes, got {v!r}")
     try:
@@ -81,6 +93,7 @@ def mac_patterns(name: str, v: Any) -> tuple[MacPattern, ...]:
 
 
 def dhcp_servers(name: str, v: Any) -> frozenset[PortKey]:
+    """a list of {segment = "geneve:5001", mac = "..."} tables."""
     if not isinstance(v, list):
         raise ConfigError(f"{name}: expected a list of {{segment = ..., mac = ...}} tables")
     out = set()
@@ -97,6 +110,7 @@ def dhcp_servers(name: str, v: Any) -> frozenset[PortKey]:
 
 
 def detector_names(name: str, v: Any) -> tuple[str, ...]:
+    """a list of detector names (see [detectors])."""
     if not isinstance(v, list) or not all(isinstance(d, str) for d in v):
         raise ConfigError(f"{name}: expected a list of detector names")
     unknown = [d for d in v if d not in PLUGINS]
@@ -106,12 +120,14 @@ def detector_names(name: str, v: Any) -> tuple[str, ...]:
 
 
 def strings(name: str, v: Any) -> tuple[str, ...]:
+    """a list of non-empty strings."""
     if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
         raise ConfigError(f"{name}: expected a list of strings")
     return tuple(v)
 
 
 def https_url(name: str, v: Any) -> str:
+    """https://<manager>, with no credentials in it."""
     url = string(name, v).rstrip("/")
     if not url.startswith("https://") or "@" in url or len(url) <= len("https://"):
         raise ConfigError(
@@ -122,7 +138,7 @@ def https_url(name: str, v: Any) -> str:
 
 
 def shard(name: str, v: Any) -> tuple[int, int]:
-    """ "k/n": this collector takes the k-th of n shares of the segments (1 <= k <= n)."""
+    """ "k/n": the k-th of n shares of the segments (1 <= k <= n <= 4096)."""
     k, _, n = string(name, v).partition("/")
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n) <= 4096):
         raise ConfigError(f'{name}: expected "k/n" with 1 <= k <= n <= 4096 (as "2/4"), got {v!r}')
@@ -130,6 +146,7 @@ def shard(name: str, v: Any) -> tuple[int, int]:
 
 
 def segment_names(name: str, v: Any) -> frozenset[str]:
+    """a list of segment names (geneve:5001, vxlan:5001, vlan:10, untagged, erspan:3/vlan:10)."""
     names = strings(name, v)
     pattern = re.compile(r"^((geneve|vxlan):\d+|vlan:[\d.]+|untagged|erspan:\d+/.+)$")
     bad = [x for x in names if not pattern.match(x)]

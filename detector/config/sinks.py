@@ -57,6 +57,7 @@ FILES = ("password_file", "bearer_token_file", "ca_file", "client_cert", "client
 
 
 def _http_urls(name: str, value: Any) -> tuple[str, ...]:
+    """a list of http(s)://host:port URLs, with no credentials in them."""
     urls = v.strings(name, value)
     for url in urls:
         if not url.startswith(("http://", "https://")) or "@" in url:

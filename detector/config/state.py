@@ -14,6 +14,7 @@ from detector.errors import ConfigError
 
 
 def _postgres_url(name: str, value: Any) -> str:
+    """postgresql://[user@]host[:port]/database, with no password in it."""
     url = v.string(name, value)
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
@@ -27,6 +28,7 @@ def _postgres_url(name: str, value: Any) -> str:
 
 
 def _collector(name: str, value: Any) -> str:
+    """1-64 letters, digits and . _ : -."""
     text = v.string(name, value)
     if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", text):
         raise ConfigError(f"{name}: 1-64 characters of letters, digits and . _ : -, got {text!r}")
