@@ -264,7 +264,35 @@ def seconds(run: dict[str, float]) -> float:
     return run["seconds"]
 
 
+def startup(runs: int = 9) -> float:
+    """Start-up: the wall time of replaying the 19-packet demo capture, against importing numpy
+    alone (the floor of any command), medians of `runs` processes each. Target: at most 3x."""
+
+    def wall(argv: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[runs // 2]
+
+    demo = str(ROOT / "pcaps" / "geneve-ip-change.pcap")
+    numpy_s = wall([PY, "-c", "import numpy"])
+    replay_s = wall([PY, "-m", "detector", "replay", demo])
+    ratio = replay_s / numpy_s
+    print(
+        f"\nstart-up: replay of the demo capture {replay_s:.2f} s, import numpy {numpy_s:.2f} s:"
+        f" {ratio:.1f}x (target: at most 3x; medians of {runs} runs)",
+        flush=True,
+    )
+    return ratio
+
+
 def main() -> None:
+    if sys.argv[1:] == ["startup"]:
+        startup()
+        return
+    startup()
     big, small = OUT / "bench-1m.pcap", OUT / "bench-50k.pcap"
     if not big.exists():
         print("bench: writing the 1M-packet benchmark capture (seeded, ~650 MB) ...", flush=True)

@@ -193,3 +193,18 @@ def test_an_upward_import_or_a_loop_is_caught() -> None:
     assert room_violations(unknown) == [
         "detector.attic.old: room 'attic' is not in the declared order"
     ]
+
+
+def test_every_sink_and_source_is_registered_by_its_module_name() -> None:
+    from detector.plugins import SINKS, SOURCES, resolve
+
+    for registry, folder in ((SINKS, "sinks"), (SOURCES, "sources")):
+        for name, target in registry.items():
+            module, _, cls = target.partition(":")
+            assert module == f"detector.{folder}.{name}", (name, target)
+            found = resolve(target)
+            assert found.__name__ == cls, (name, found)
+    helpers = {"__init__", "fanout", "delivery", "timeline"}  # no sink of alerts: what sinks share
+    assert {p.stem for p in (PACKAGE / "sinks").glob("*.py")} - helpers == set(SINKS)
+    for target in SOURCES.values():
+        assert callable(resolve(target).from_config)

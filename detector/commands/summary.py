@@ -137,15 +137,11 @@ def finish(summary: str, failures: list[str]) -> int:
 
 
 def nsx_state(path: str | None, cfg: NsxConfig | None, quiet: bool) -> dict[str, Any] | None:
-    """NSX's state for a command: a snapshot file, else one pull when [nsx] is configured."""
-    from detector.nsx import pull, snapshot
+    """NSX's state for a command (detector.nsx.state), its pull's progress on stderr."""
+    from detector.nsx import state
 
-    if path:
-        return snapshot.load(path)
-    if cfg is None:
-        return None
     say = None if quiet else (lambda text: print(f"spoofwatch: nsx: {text}", file=sys.stderr))
-    return pull.fetch(cfg, say)
+    return state.load(path, cfg, say)
 
 
 def nsx_line(snapshot: dict[str, Any], done: Imported) -> str:

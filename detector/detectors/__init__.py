@@ -5,7 +5,6 @@ Each detector is one module with one name, listed in PLUGINS; the engine imports
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -14,6 +13,7 @@ from detector.config.bindings import TrustPolicy
 from detector.errors import ConfigError
 from detector.plugins import PLUGINS as PLUGINS
 from detector.plugins import WINDOW_PLUGINS as WINDOW_PLUGINS
+from detector.plugins import resolve
 from detector.values import AlertKind, Binding, Evidence, Frame, PortKey, Severity
 
 
@@ -65,8 +65,7 @@ def load(name: str) -> Detector:
     target = PLUGINS.get(name)
     if target is None:
         raise ConfigError(f"unknown detector {name!r}; known: {', '.join(sorted(PLUGINS))}")
-    module, _, cls = target.partition(":")
-    detector: Detector = getattr(importlib.import_module(module), cls)()
+    detector: Detector = resolve(target)()
     return detector
 
 

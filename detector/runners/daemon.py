@@ -28,12 +28,13 @@ from detector.logs import setup_logging
 from detector.metrics.exposition import RunCounters, registry
 from detector.nsx import realized, snapshot
 from detector.nsx.poller import Poller
+from detector.plugins import SOURCES, resolve
 from detector.runners.fleetsync import FleetSync
 from detector.runners.pipeline import Pipeline
 from detector.sinks.fanout import Fanout, alerts_file, network_sinks
 from detector.sinks.timeline import RotatingTimeline
 from detector.sources.capture import CaptureInfo
-from detector.sources.live import AfPacketSource, LiveSource, UdpTunnelSource
+from detector.sources.collect import LiveSource
 from detector.values import Alert
 
 log = logging.getLogger("spoofwatch")
@@ -41,13 +42,9 @@ FLUSH_SECONDS = 0.2
 
 
 def open_source(run: config_mod.RunConfig) -> LiveSource:
-    if run.source == "udp":
-        return UdpTunnelSource(run.listen[0], run.listen[1], run.max_batch)
-    if not run.interface:
-        raise ConfigError("source.interface: the interface that receives the mirror is required")
-    return AfPacketSource(
-        run.interface, run.bpf_filter, run.promiscuous, run.max_batch, run.ring_mb
-    )
+    """The source `[source] kind` names, from the registry."""
+    source: LiveSource = resolve(SOURCES[run.source]).from_config(run)
+    return source
 
 
 class Daemon:

@@ -10,13 +10,9 @@ from typing import Any, Protocol
 
 from detector.config.sinks import SinksConfig
 from detector.errors import ConfigError, SinkError
+from detector.plugins import SINKS, resolve
 from detector.sinks import Sink
-from detector.sinks.alertmanager import AlertmanagerSink
 from detector.sinks.delivery import SinkStats
-from detector.sinks.ecs import EcsSink
-from detector.sinks.jsonl import JsonlSink
-from detector.sinks.syslog import SyslogSink
-from detector.sinks.text import TextSink
 from detector.values import Alert
 
 
@@ -65,12 +61,14 @@ class Fanout:
 def alerts_file(
     fmt: str, path: str, append: bool = False, observer: dict[str, Any] | None = None
 ) -> Sink:
-    """The alerts file (or standard output) in its format: jsonl, ecs or text."""
+    """The alerts file (or standard output) in its format: jsonl, ecs or text (the registry
+    names each sink's module, imported only when it is used)."""
+    sink: Sink
     if fmt == "ecs":
-        return EcsSink(path, append, observer)
-    if fmt == "text":
-        return TextSink(path, append)
-    return JsonlSink(path, append)
+        sink = resolve(SINKS["ecs"])(path, append, observer)
+    else:
+        sink = resolve(SINKS[fmt if fmt == "text" else "jsonl"])(path, append)
+    return sink
 
 
 def network_sinks(
@@ -89,10 +87,10 @@ def network_sinks(
             url = am.generator_url or (
                 f"http://{host}:{metrics_port}/metrics" if metrics_port else ""
             )
-            sinks.append(AlertmanagerSink(am, collector, url, activity))
+            sinks.append(resolve(SINKS["alertmanager"])(am, collector, url, activity))
         if config.syslog is not None:
             sl = config.syslog
-            sinks.append(SyslogSink(sl, sl.hostname or host))
+            sinks.append(resolve(SINKS["syslog"])(sl, sl.hostname or host))
     except (OSError, ssl.SSLError) as exc:  # a CA, certificate or key that will not load
         for sink in sinks:
             sink.close()

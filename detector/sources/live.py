@@ -1,23 +1,20 @@
-"""Live sources: an AF_PACKET socket on a mirror interface, or a UDP socket ending a tunnel.
+"""The `live` source: an AF_PACKET socket on the interface that receives the mirror.
 
-Both hand over record batches at least every `flush` seconds, so an alert leaves within a
-second of its packet, and accumulate the kernel's drop counters (which reset on read).
-AF_PACKET needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode); the UDP source needs no
-privilege: cloud traffic mirroring and a VDS port mirror can send Geneve/VXLAN to a socket.
+It accumulates the kernel's drop counters (which reset on read). It needs CAP_NET_RAW (and
+CAP_NET_ADMIN for promiscuous mode).
 """
 
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import struct
-import time
-from typing import Protocol
 
-from detector.errors import CaptureError
+from detector.config.settings import RunConfig
+from detector.errors import CaptureError, ConfigError
+from detector.sources.collect import SocketBatcher, enlarge_buffer
 from detector.sources.ring import Ring
-from detector.values import LINKTYPE_ETHERNET, RecordBatch
+from detector.values import RecordBatch
 
 log = logging.getLogger("spoofwatch")
 
@@ -25,72 +22,6 @@ ETH_P_ALL = 0x0003
 SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS, PACKET_MR_PROMISC = 263, 1, 6, 1
 PACKET_AUXDATA = 8
 TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
-MAX_FRAME = 65536 + 64
-
-
-class LiveSource(Protocol):
-    """A source that is read until stopped."""
-
-    name: str
-
-    def next_batch(self, flush: float) -> RecordBatch | None: ...
-
-    def drops(self) -> dict[str, int]: ...
-
-    def close(self) -> None: ...
-
-
-class _Collector:
-    """Fills one buffer with records from a non-blocking socket until full or flush time."""
-
-    def __init__(self, name: str, sock: socket.socket, max_batch: int) -> None:
-        self.name = name
-        self.sock = sock
-        self.max_batch = max_batch
-        self.buf = bytearray(min(max_batch, 8192) * 2048 + MAX_FRAME)  # full: the batch ends
-        self.number = 1
-        sock.setblocking(False)
-
-    def collect(self, flush: float, receive: object) -> RecordBatch | None:
-        """`receive(view)` reads one record into the view: (where it starts, its length)."""
-        deadline = time.monotonic() + flush
-        view = memoryview(self.buf)
-        offsets: list[int] = []
-        lengths: list[int] = []
-        stamps: list[int] = []
-        pos = 0
-        while len(offsets) < self.max_batch and len(self.buf) - pos >= MAX_FRAME:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                break
-            while len(offsets) < self.max_batch and len(self.buf) - pos >= MAX_FRAME:
-                try:
-                    skip, n = receive(view[pos:])  # type: ignore[operator]
-                except BlockingIOError:
-                    break
-                if n:
-                    offsets.append(pos + skip)
-                    lengths.append(n)
-                    stamps.append(time.time_ns())
-                    pos += skip + n
-        view.release()
-        if not offsets:
-            return None
-        batch = RecordBatch.of(
-            self.name,
-            bytes(self.buf[:pos]),
-            offsets,
-            lengths,
-            lengths,
-            stamps,
-            [LINKTYPE_ETHERNET] * len(offsets),
-            self.number,
-        )
-        self.number += len(offsets)
-        return batch
 
 
 class AfPacketSource:
@@ -99,6 +30,14 @@ class AfPacketSource:
     refuses one or `ring_mb` is 0, one recv() a packet."""
 
     name = "live"
+
+    @classmethod
+    def from_config(cls, run: RunConfig) -> AfPacketSource:
+        if not run.interface:
+            raise ConfigError(
+                "source.interface: the interface that receives the mirror is required"
+            )
+        return cls(run.interface, run.bpf_filter, run.promiscuous, run.max_batch, run.ring_mb)
 
     def __init__(
         self,
@@ -130,7 +69,7 @@ class AfPacketSource:
                 )  # fmt: skip
         try:
             if self.ring is None:
-                _big_buffer(sock)
+                enlarge_buffer(sock)
                 sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             if bpf:
                 from scapy.arch.linux import attach_filter
@@ -149,7 +88,7 @@ class AfPacketSource:
             raise CaptureError(f"capture on {interface}: BPF filter {bpf!r}: {exc}") from exc
         self.interface = interface
         self.sock = sock
-        self.collector = _Collector(f"live:{interface}", sock, max_batch)
+        self.collector = SocketBatcher(f"live:{interface}", sock, max_batch)
         self.max_batch = max_batch
         self.kernel_drops = self.freezes = 0
         if self.ring is not None:
@@ -198,60 +137,3 @@ class AfPacketSource:
         if self.ring is not None:
             self.ring.close()
         sock.close()
-
-
-def _big_buffer(sock: socket.socket, size: int = 64 << 20) -> None:
-    """A socket buffer that absorbs bursts (first-seen ports take the slow path): past
-    net.core.rmem_max when CAP_NET_ADMIN allows (SO_RCVBUFFORCE), else as large as allowed."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE
-    except PermissionError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-
-
-class UdpTunnelSource:
-    """End a Geneve/VXLAN mirror tunnel on a UDP socket; each datagram gets a synthetic
-    Ethernet/IP/UDP header naming its sender, so the same decoder handles it."""
-
-    name = "udp"
-
-    def __init__(self, listen: str, port: int, max_batch: int = 4096) -> None:
-        family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            _big_buffer(self.sock)
-            self.sock.bind((listen, port))
-        except OSError as exc:
-            self.sock.close()
-            raise CaptureError(f"listen on {listen}:{port}/udp: {exc.strerror or exc}") from exc
-        self.port = self.sock.getsockname()[1]
-        self.local = listen
-        self.collector = _Collector(f"udp:{port}", self.sock, max_batch)
-
-    def _receive(self, view: memoryview) -> tuple[int, int]:
-        n, peer = self.sock.recvfrom_into(view[42:])
-        header = outer_header(peer[0], self.local, self.port, n)
-        if header is None:
-            return 0, 0  # an IPv6 sender on a dual-stack socket: not wrapped (IPv4 only for now)
-        view[:42] = header
-        return 0, 42 + n
-
-    def next_batch(self, flush: float) -> RecordBatch | None:
-        return self.collector.collect(flush, self._receive)
-
-    def drops(self) -> dict[str, int]:
-        return {}
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def outer_header(src: str, dst: str, dport: int, payload: int) -> bytes | None:
-    """Ethernet + IPv4 + UDP headers for a datagram (checksums zero: nothing verifies them)."""
-    try:
-        s, d = socket.inet_aton(src), socket.inet_aton(dst if dst not in ("", "0.0.0.0") else src)
-    except OSError:
-        return None
-    eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + payload, 0, 0x4000, 64, 17, 0, s, d)
-    return eth + ip + struct.pack("!HHHH", 0, dport, 8 + payload, 0)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from detector.errors import CaptureError
-from detector.sources.live import outer_header
+from detector.sources.udp import outer_header
 from detector.values import LINKTYPE_ETHERNET, RecordBatch
 
 if TYPE_CHECKING:

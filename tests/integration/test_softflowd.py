@@ -17,7 +17,7 @@ from detector.config.decode import DecodeConfig
 from detector.decoders.chain import Decoder
 from detector.decoders.ipfix.decoder import Flow
 from detector.sources.capture import CaptureFile
-from detector.sources.live import outer_header
+from detector.sources.udp import outer_header
 from detector.values import DecodeStats
 from tests.conftest import PCAPS, validate_alerts
 from tests.integration.daemon_util import free_port, metrics_up, start, wait_for

@@ -21,9 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.bindings.learn import EXEMPT_SOURCES, arp_claim
+from detector.fast.lazy import Lazy
 from detector.fast.packets import columns as col
-from detector.fast.timeline import kernels as tk
 from detector.values import Frame, PortKey
+
+tk: Any = Lazy("detector.fast.timeline.kernels")  # numba loads when a timeline is first made
 
 Rows = dict[str, Any]  # column name → numpy array, as tables.TIMELINE_COLUMNS names them
 U64 = npt.NDArray[np.uint64]

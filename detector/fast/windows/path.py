@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector.fast.lazy import Lazy
 from detector.fast.packets import columns as col
-from detector.fast.packets import kernels as pk
 from detector.fast.timeline.path import split_address
-from detector.fast.windows import kernels as wk
 from detector.values import Alert, Frame, PortKey, WindowRows, is_unicast
 
-ARP_BIT = int(pk.ARP_BIT)
+wk: Any = Lazy("detector.fast.windows.kernels")  # numba loads when windows are first made
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
@@ -89,7 +88,7 @@ class Windows:
         """One inspected frame of the exact path; counted with the rest at `end_batch`."""
         dst: str | None
         if frame.arp is not None:
-            l4, dst = ARP_BIT | frame.arp.op, frame.arp.target_ip
+            l4, dst = int(wk.ARP_BIT) | frame.arp.op, frame.arp.target_ip
         else:
             l4 = (frame.ip_proto or 0) << 24 | (frame.tcp_flags << 16) | (frame.dst_port or 0)
             dst = frame.dst_ip

@@ -99,7 +99,7 @@ def test_vif_keyed_flows_settle_by_what_is_judged_and_agree(
 
 def _batch(messages: list[bytes]) -> RecordBatch:
     """Each message in its own UDP datagram from 192.0.2.7 to the collector."""
-    from detector.sources.live import outer_header
+    from detector.sources.udp import outer_header
 
     buf, offsets, lengths = b"", [], []
     for m in messages:
