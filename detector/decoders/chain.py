@@ -44,6 +44,7 @@ class Decoder:
 
     def __init__(self, config: DecodeConfig | None = None, stats: DecodeStats | None = None):
         self.config = config or DecodeConfig()
+        self.udp_ports = self.config.udp_ports()  # destination port → geneve, vxlan, ...
         self.stats = stats if stats is not None else DecodeStats()
         self._debug = log.isEnabledFor(logging.DEBUG)
         self.ipfix = IpfixDecoder()
@@ -211,7 +212,6 @@ class Decoder:
         Errors in a tunnel header or in the frame it carries propagate: the packet yields nothing.
         Errors in the upper layers of the innermost frame are counted; the frame still stands.
         """
-        cfg = self.config
         if h.proto == PROTO_GRE:
             mirror = gre.parse(buf, h.payload, h.end)
             if mirror is None:
@@ -225,15 +225,12 @@ class Decoder:
         try:
             if h.proto == PROTO_UDP:
                 sport, dport, pos, stop = udp.parse(buf, h.payload, h.end)
-                if depth == 0 and dport in cfg.ipfix_ports:
+                carried = self.udp_ports.get(dport)
+                if carried == "ipfix" and depth == 0:
                     self._ipfix(buf, pos, stop, h.src, number)
                     return True, None
-                if (
-                    dport in cfg.geneve_ports
-                    or dport in cfg.vxlan_ports
-                    or dport in cfg.vxlan_gpe_ports
-                ):
-                    return True, self._udp_tunnel(buf, pos, stop, dport, h, depth, number, ts)
+                if carried is not None and carried != "ipfix":
+                    return True, self._udp_tunnel(buf, pos, stop, carried, h, depth, number, ts)
                 details["dst_port"] = dport
                 if dhcp.SERVER_PORT in (sport, dport) or dhcp.CLIENT_PORT in (sport, dport):
                     details["dhcp"] = dhcp.parse(buf, pos, stop)
@@ -266,18 +263,18 @@ class Decoder:
         buf: Buffer,
         pos: int,
         stop: int,
-        dport: int,
+        carried: str,
         h: ip.IPHeader,
         depth: int,
         number: int,
         ts: int,
     ) -> Frame | None:
         self._check_depth(depth)
-        if dport in self.config.geneve_ports:
+        if carried == "geneve":
             g = geneve.parse(buf, pos, stop)
             t = Tunnel("geneve", g.vni, h.src, h.dst, oam=g.oam, options=g.options)
             return self._payload(buf, g.payload, stop, g.protocol, t, depth, number, ts)
-        if dport in self.config.vxlan_ports:
+        if carried == "vxlan":
             vni, payload = vxlan.parse(buf, pos, stop)
             return self._l2(
                 buf, payload, stop, Tunnel("vxlan", vni, h.src, h.dst), depth + 1, number, ts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -124,9 +125,13 @@ Masks = tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_
 
 
 def masks(cfg: DecodeConfig) -> Masks:
-    """The kernel's UDP port masks: Geneve, VXLAN, and every tunnel (a nested one is exact)."""
-    tunnels = cfg.geneve_ports | cfg.vxlan_ports | cfg.vxlan_gpe_ports
-    return port_mask(cfg.geneve_ports), port_mask(cfg.vxlan_ports), port_mask(tunnels)
+    """The kernel's UDP port masks, from the decode chain's port table: Geneve, VXLAN, and
+    every tunnel (a nested one, or VXLAN-GPE, is left to the exact path)."""
+    table = cfg.udp_ports()
+    geneve = {port for port, carried in table.items() if carried == "geneve"}
+    vxlan = {port for port, carried in table.items() if carried == "vxlan"}
+    tunnels = {port for port, carried in table.items() if carried != "ipfix"}
+    return port_mask(geneve), port_mask(vxlan), port_mask(tunnels)
 
 
 def enabled(policy: BindingPolicy, engine: EngineConfig) -> bool:
@@ -135,7 +140,7 @@ def enabled(policy: BindingPolicy, engine: EngineConfig) -> bool:
     return policy.trust_on_first_use and not engine.inspect_untunnelled
 
 
-def port_mask(ports: frozenset[int]) -> npt.NDArray[np.bool_]:
+def port_mask(ports: Collection[int]) -> npt.NDArray[np.bool_]:
     mask = np.zeros(65536, dtype=np.bool_)
     mask[list(ports)] = True
     return mask

@@ -182,3 +182,24 @@ def test_nesting_beyond_depth_limit_is_an_error() -> None:
 def test_unknown_link_type_is_skipped() -> None:
     f, d = decode(b"\x00" * 20, 147)
     assert f is None and d.stats.skipped == {("link", "linktype-147"): 1}
+
+
+def test_one_port_table_binds_tunnels_for_the_exact_chain_and_the_batch_masks() -> None:
+    from detector.config.decode import DecodeConfig
+    from detector.fast.packets import columns as col
+
+    cfg = DecodeConfig(geneve_ports=frozenset({7000}), vxlan_ports=frozenset({7001}))
+    table = cfg.udp_ports()
+    assert table == {7000: "geneve", 7001: "vxlan", 4790: "vxlan-gpe", 4739: "ipfix", 2055: "ipfix"}
+    d = Decoder(cfg)
+    for port, header, inner, encap in (
+        (7000, GENEVE_HDR, INNER_ARP, "geneve"),
+        (7001, VXLAN_HDR, INNER_IPV4, "vxlan"),
+        (6081, GENEVE_HDR, INNER_ARP, None),  # the default Geneve port, not bound here: plain UDP
+    ):
+        data = outer_ipv4_udp(port, header + inner)
+        frame = d.record(data, 0, len(data), 1, 1, 0)
+        assert frame is not None and frame.encap == encap, port
+    geneve_mask, vxlan_mask, tunnels = col.masks(cfg)
+    assert set(geneve_mask.nonzero()[0]) == {7000} and set(vxlan_mask.nonzero()[0]) == {7001}
+    assert set(tunnels.nonzero()[0]) == {7000, 7001, 4790}
