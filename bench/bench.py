@@ -92,7 +92,7 @@ def run_timeline(path: str) -> int:
     from detector.fast.timeline.thread import BackgroundTimeline
     from detector.runners.pipeline import Pipeline
     from detector.sinks.jsonl import JsonlSink
-    from detector.sinks.timeline import TimelineWriter
+    from detector.sinks.timeline_files import TimelineWriter
 
     writer = TimelineWriter(OUT / "bench-timeline.parquet", 1.0)
     sink = JsonlSink(os.devnull)

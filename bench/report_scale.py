@@ -48,7 +48,7 @@ def write_alerts() -> None:
 def write_timeline() -> None:
     import pandas as pd
 
-    from detector.sinks.timeline import TimelineWriter
+    from detector.sinks.timeline_files import TimelineWriter
 
     writer = TimelineWriter(TIMELINE, 1.0)
     ports = np.arange(N_PORTS)

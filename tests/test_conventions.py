@@ -204,7 +204,12 @@ def test_every_sink_and_source_is_registered_by_its_module_name() -> None:
             assert module == f"detector.{folder}.{name}", (name, target)
             found = resolve(target)
             assert found.__name__ == cls, (name, found)
-    helpers = {"__init__", "fanout", "delivery", "timeline"}  # no sink of alerts: what sinks share
+    helpers = {
+        "__init__",
+        "fanout",
+        "delivery",
+        "timeline_files",
+    }  # no sink of alerts: what sinks share
     assert {p.stem for p in (PACKAGE / "sinks").glob("*.py")} - helpers == set(SINKS)
     for target in SOURCES.values():
         assert callable(resolve(target).from_config)

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from detector.bindings import pgschema
-from detector.bindings.pgschema import Claim, Row, Settled, rows_where, settle
+from detector.bindings.pgschema import Claim, ClaimOutcome, Row, rows_where, settle
 from detector.config.state import StateConfig, redact
 from detector.errors import ConfigError, StateError
 
@@ -50,7 +50,7 @@ class FleetStore:
         self.queue: deque[Claim] = deque()
         self.wake = threading.Condition()
         self.heard: deque[Row] = deque()  # notifications, in arrival order
-        self.settled: deque[Settled] = deque()
+        self.settled: deque[ClaimOutcome] = deque()
         self.syncs: deque[Sync] = deque()
         self.stats: Counter[str] = Counter()  # claims:<outcome>, dropped, outages, heard, syncs
         self.up = False
@@ -116,7 +116,7 @@ class FleetStore:
                 batch = [self.queue[i] for i in range(min(BATCH, len(self.queue)))]
             if not batch:
                 continue
-            done: list[Settled] | None = None
+            done: list[ClaimOutcome] | None = None
             try:
                 if conn is None or conn.closed:
                     conn = self._connect()
@@ -144,7 +144,7 @@ class FleetStore:
 
     def _one_by_one(
         self, conn: psycopg.Connection[Any], batch: list[Claim], exc: Exception
-    ) -> list[Settled] | None:
+    ) -> list[ClaimOutcome] | None:
         """A batch the server refused: settle its claims alone; one it refuses again is
         dropped, counted and logged (a poisoned claim must not stop every later one)."""
         log.error("the shared binding store refused a batch of claims: %s", _reason(exc))
@@ -229,7 +229,7 @@ class FleetStore:
         except psycopg.Error as exc:
             raise StateError(f"shared binding store {self.where}: {_reason(exc)}") from exc
 
-    def put(self, claims: list[Claim]) -> list[Settled]:
+    def put(self, claims: list[Claim]) -> list[ClaimOutcome]:
         """Settle claims now, on a connection of their own (`bindings import`)."""
         try:
             with self._connect() as conn:

@@ -155,7 +155,7 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
-class Settled:
+class ClaimOutcome:
     """How the store settled a claim: realized, known, limit or conflict (with the owner's
     MAC); for a refused claim, the rows that won (the port's, and the address's owner's)."""
 
@@ -165,7 +165,7 @@ class Settled:
     winners: tuple[Row, ...] = ()
 
 
-def settle(conn: psycopg.Connection[Any], batch: list[Claim], collector: str) -> list[Settled]:
+def settle(conn: psycopg.Connection[Any], batch: list[Claim], collector: str) -> list[ClaimOutcome]:
     """Settle a batch of claims in one round trip and one transaction (`spoofwatch_claims`,
     deadlock-free); fetch the winners of the refused ones."""
     columns: list[list[Any]] = [[] for _ in range(8)]
@@ -201,7 +201,7 @@ def settle(conn: psycopg.Connection[Any], batch: list[Claim], collector: str) ->
                 if r.port.segment == p.segment
                 and (r.port.mac == p.mac or r.binding.address == address)
             )
-        out.append(Settled(claim, outcome, owner or None, winners))
+        out.append(ClaimOutcome(claim, outcome, owner or None, winners))
     return out
 
 

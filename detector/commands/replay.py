@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     writer = timeline = None
     if args.timeline:
         from detector.fast.timeline.thread import BackgroundTimeline
-        from detector.sinks.timeline import TimelineWriter
+        from detector.sinks.timeline_files import TimelineWriter
 
         writer = TimelineWriter(args.timeline, args.bucket)
         timeline = BackgroundTimeline(writer.write, args.bucket)

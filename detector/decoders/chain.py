@@ -14,7 +14,7 @@ from typing import NamedTuple
 from detector.config.decode import DecodeConfig
 from detector.decoders import arp, dhcp, ethernet, geneve, gre, ip, link, ndp, udp, vxlan
 from detector.decoders.ipfix.decoder import Flow, IpfixDecoder
-from detector.decoders.ipfix.flows import flow_frame
+from detector.decoders.ipfix.observations import flow_frame
 from detector.decoders.ipfix.records import FlowSet
 from detector.errors import DecodeError
 from detector.values import LINKTYPE_ETHERNET, Buffer, DecodeStats, Frame, RecordBatch

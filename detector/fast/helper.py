@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-class Worker:
+class HelperThread:
     """Run calls on a daemon thread, in the order they were put."""
 
     def __init__(

@@ -24,7 +24,7 @@ def port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
     return np.asarray(ids, dtype=np.uint64)
 
 
-class Settled:
+class SettledKeys:
     """Keys known to be settled, in an open-addressing hash table probed by a numba kernel.
 
     Every probe compares the full key, so a hash collision can never settle a frame under

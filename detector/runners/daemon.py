@@ -32,7 +32,7 @@ from detector.plugins import SOURCES, resolve
 from detector.runners.fleetsync import FleetSync
 from detector.runners.pipeline import Pipeline
 from detector.sinks.fanout import Fanout, alerts_file, network_sinks
-from detector.sinks.timeline import RotatingTimeline
+from detector.sinks.timeline_files import RotatingTimeline
 from detector.sources.capture import CaptureInfo
 from detector.sources.collect import LiveSource
 from detector.values import Alert

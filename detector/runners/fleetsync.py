@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from detector.bindings.fleet import FleetStore, Sync
-from detector.bindings.pgschema import Claim, Row, Settled
+from detector.bindings.pgschema import Claim, ClaimOutcome, Row
 from detector.bindings.store import BindingStore
 from detector.bindings.table import BindingTable, LearnResult, Outcome
 from detector.detectors.engine import Engine
@@ -115,7 +115,7 @@ class FleetSync:
             if self.journal is not None:
                 self.journal.save(port, b)  # the fleet's word, kept for a start without it
 
-    def _settled(self, engine: Engine, s: Settled) -> list[Alert]:
+    def _settled(self, engine: Engine, s: ClaimOutcome) -> list[Alert]:
         claim, table = s.claim, engine.table
         port, b = claim.port, claim.binding
         self.pending.pop((port, b.address), None)

@@ -21,8 +21,8 @@ from detector.sinks.delivery import (
     FAILED,
     Backoff,
     Burst,
+    DeliveryThread,
     SinkStats,
-    Worker,
     tls_context,
 )
 from detector.sinks.jsonl import alert_to_dict
@@ -117,7 +117,7 @@ class AlertmanagerSink:
             verify=tls_context(config.ca_file, config.verify_tls),
             timeout=config.timeout_seconds,
         )
-        self.worker = Worker(self.name, self.deliver, tick=1.0)
+        self.worker = DeliveryThread(self.name, self.deliver, tick=1.0)
 
     def emit(self, alerts: Sequence[Alert]) -> None:
         if not alerts:

@@ -83,7 +83,7 @@ def tls_context(ca_file: str, verify: bool, cert: str = "", key: str = "") -> ss
     return context
 
 
-class Worker:
+class DeliveryThread:
     """A daemon thread that runs `work()` when woken, or every `tick` seconds, until stopped."""
 
     def __init__(self, name: str, work: Callable[[], None], tick: float = 1.0) -> None:

@@ -21,8 +21,8 @@ from detector.sinks.delivery import (
     FAILED,
     Backoff,
     Burst,
+    DeliveryThread,
     SinkStats,
-    Worker,
     tls_context,
 )
 from detector.sinks.jsonl import alert_to_dict
@@ -69,7 +69,7 @@ class SyslogSink:
         if config.protocol == "tls":
             c = config
             self.tls = tls_context(c.ca_file, c.verify_tls, c.client_cert, c.client_key)
-        self.worker = Worker(self.name, self.deliver, tick=0.5)
+        self.worker = DeliveryThread(self.name, self.deliver, tick=0.5)
 
     def emit(self, alerts: Sequence[Alert]) -> None:
         if not alerts:

@@ -232,7 +232,7 @@ def _sample_timeline() -> bytes:
     from detector.config.settings import Config
     from detector.fast.timeline.path import Timeline
     from detector.runners.pipeline import Pipeline
-    from detector.sinks.timeline import TimelineWriter
+    from detector.sinks.timeline_files import TimelineWriter
     from tests.conftest import PCAPS, MemorySink
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.decoders.ipfix.elements import compile_fixed
-from detector.decoders.ipfix.flows import DST_MACS, JUDGED, MACS, SOURCES
+from detector.decoders.ipfix.observations import DST_MACS, JUDGED, MACS, SOURCES
 from detector.decoders.ipfix.records import Field, FlowSet
 from detector.fast.packets import columns as col
 

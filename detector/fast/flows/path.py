@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from detector.decoders.ipfix.flows import JUDGED, unicast_destination
+from detector.decoders.ipfix.observations import JUDGED, unicast_destination
 from detector.detectors.engine import Engine
 from detector.fast.flows import columns as flowcols
 from detector.fast.packets import columns as col

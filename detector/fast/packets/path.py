@@ -22,7 +22,7 @@ from detector.detectors.engine import Engine
 from detector.fast.flows import columns as flowcols
 from detector.fast.flows.path import FlowPath
 from detector.fast.packets import columns as col
-from detector.fast.settled import PortIndex, Settled, port_ids
+from detector.fast.settled import PortIndex, SettledKeys, port_ids
 from detector.fast.settled import ports_ids as _ids
 from detector.fast.timeline.path import Timeline, frame_source
 from detector.fast.windows.path import Windows
@@ -56,7 +56,7 @@ class BatchPath:
         self.timeline = timeline
         self.windows = windows
         self.masks = col.masks(decoder.config)
-        self.settled = Settled()
+        self.settled = SettledKeys()
         engine.table.track_changes()
         self.enabled = col.enabled(engine.table.policy, engine.config)
         decoder.collect_sets = True  # IPFIX data sets come whole, judged by self.flows
@@ -83,7 +83,7 @@ class BatchPath:
             Timeline.warm()
         if self.windows is not None:
             Windows.warm()
-        scratch = Settled(16)
+        scratch = SettledKeys(16)
         scratch.add(np.zeros(1, dtype=np.uint64), keys)
         scratch.lookup(np.zeros(1, dtype=np.uint64), keys, np.ones(1, dtype=np.bool_))
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detector.fast.helper import Worker
+from detector.fast.helper import HelperThread
 from detector.fast.timeline.path import U64, Timeline
 
 
@@ -21,7 +21,7 @@ class BackgroundTimeline(Timeline):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._worker = Worker("timeline")
+        self._worker = HelperThread("timeline")
 
     def add_columns(
         self,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.detectors.anomaly import window_order
-from detector.fast.helper import Worker
+from detector.fast.helper import HelperThread
 from detector.fast.windows.path import I64, U64, Windows
 from detector.values import Alert
 
@@ -30,7 +30,7 @@ class BackgroundWindows(Windows):
         self._closed = False
         self._closing = ""  # the source of the batch end the worker is at
         self._ready: list[tuple[int, list[Alert]]] = []  # (batch end, the alerts it closed)
-        self._worker = Worker("windows", on_error=self._wake)
+        self._worker = HelperThread("windows", on_error=self._wake)
 
     def add_columns(
         self, keys: U64, dst: U64, take: npt.NDArray[np.bool_], ts_ns: I64, nbytes: I64, first: int

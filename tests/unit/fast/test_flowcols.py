@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.decoders.ipfix.decoder import IpfixDecoder
-from detector.decoders.ipfix.flows import flow_frame
+from detector.decoders.ipfix.observations import flow_frame
 from detector.decoders.ipfix.records import FlowSet
 from detector.fast.flows import columns as flowcols
 from detector.fast.packets import columns as col

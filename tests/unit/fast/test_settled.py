@@ -53,13 +53,13 @@ def test_a_flapping_clone_costs_no_cache_rebuild_per_packet(
     monkeypatch.setattr(fastpath, "MIN_BATCH", 1)
     capture = flapping_capture(tmp_path / "flap.pcap")
     rebuilds = []
-    rebuild = settled_mod.Settled._rebuild
+    rebuild = settled_mod.SettledKeys._rebuild
 
     def counted(self, capacity, drop=None):  # type: ignore[no-untyped-def]
         rebuilds.append(drop is not None)
         rebuild(self, capacity, drop)
 
-    monkeypatch.setattr(settled_mod.Settled, "_rebuild", counted)
+    monkeypatch.setattr(settled_mod.SettledKeys, "_rebuild", counted)
     alerts, summary, pipeline = replay(capture, fast=True)
     assert pipeline.batches.flapping >= 590  # every move after the second
     assert sum(rebuilds) <= 3, f"{sum(rebuilds)} rebuilds for {600} moves"

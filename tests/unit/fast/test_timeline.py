@@ -15,7 +15,7 @@ from detector.errors import SinkError
 from detector.fast.timeline.path import Timeline, frame_source
 from detector.fast.timeline.thread import BackgroundTimeline
 from detector.report import load
-from detector.sinks.timeline import RotatingTimeline, TimelineWriter
+from detector.sinks.timeline_files import RotatingTimeline, TimelineWriter
 from detector.tables import TIMELINE_NAMES
 from detector.values import Arp, Frame, PortKey
 from tests.unit.detectors.test_engine import frame
@@ -143,7 +143,7 @@ def test_run_rotates_its_files_and_keeps_the_directory_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1_800_000_000.0]
-    monkeypatch.setattr("detector.sinks.timeline.time.time", lambda: clock[0])
+    monkeypatch.setattr("detector.sinks.timeline_files.time.time", lambda: clock[0])
     files = RotatingTimeline(str(tmp_path), 1.0, 60, 12_000, lambda: {"packets": 0})
     out: list[dict[str, Any]] = []
     tl = Timeline(out.append)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from detector.decoders.ipfix import decoder as ipx
 from detector.decoders.ipfix.decoder import IpfixDecoder
-from detector.decoders.ipfix.flows import flow_frame
+from detector.decoders.ipfix.observations import flow_frame
 from detector.errors import DecodeError
 
 # template 256: sourceIPv4Address(8) 4, sourceMacAddress(56) 6, octetDeltaCount(1) 4,
