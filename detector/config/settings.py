@@ -22,7 +22,7 @@ from detector.config.detectors import EngineConfig
 from detector.config.nsx import NsxConfig
 from detector.config.sinks import SinksConfig
 from detector.errors import ConfigError
-from detector.plugins import PLUGINS
+from detector.plugins import PLUGINS, SOURCES
 
 NS = 1_000_000_000
 RING_MB = 768  # the capture ring: about a second at 1M packets/s of 650-byte frames
@@ -110,7 +110,7 @@ SECTIONS: dict[str, dict[str, v.Check]] = {
     "alerts": {"path": v.string, "format": v.choice("jsonl", "ecs", "text")},
     # spoofwatch run
     "source": {
-        "kind": v.choice("live", "udp"),
+        "kind": v.choice(*SOURCES),
         "interface": v.string,
         "bpf_filter": v.string,
         "promiscuous": v.boolean,

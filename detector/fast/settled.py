@@ -9,12 +9,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector.fast.lazy import Lazy
 from detector.fast.packets import columns as col
 from detector.values import PortKey
 
+_TABLE: Any = Lazy("detector.fast.hashtable")  # numba loads when the cache is first used
+
 
 def jit() -> Any:
-    return col.kernels()
+    return _TABLE
 
 
 def port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:

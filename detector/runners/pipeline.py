@@ -6,28 +6,29 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detector.behaviour import modelfile
-from detector.bindings import manual, nsx
+from detector.bindings import manual
 from detector.bindings.table import BindingTable
 from detector.config.anomaly import AnomalyConfig
 from detector.config.settings import Config
 from detector.decoders.chain import Decoder
-from detector.detectors.anomaly import Anomaly
 from detector.detectors.engine import Engine
 from detector.errors import CaptureError, ConfigError
 from detector.fast.packets.columns import Columns
 from detector.fast.packets.path import BatchPath
 from detector.fast.timeline.path import Timeline
-from detector.fast.windows.path import Windows
-from detector.fast.windows.thread import BackgroundWindows
-from detector.nsx import realized
 from detector.runners.ahead import Ahead
 from detector.sinks import Sink
 from detector.sinks.jsonl import binding_to_dict
 from detector.sources.capture import CaptureFile, CaptureInfo
 from detector.values import DecodeStats, RecordBatch
+
+if TYPE_CHECKING:  # imported where used: a replay without them never loads them
+    from detector.bindings import nsx
+    from detector.detectors.anomaly import Anomaly
+    from detector.fast.windows.path import Windows
+    from detector.nsx import realized
 
 Progress = Callable[[CaptureInfo, int], None]
 META_BINDINGS = 100_000  # the binding table kept in a timeline's metadata stops here
@@ -73,6 +74,10 @@ class Pipeline:
 
     def _behaviour(self, settings: AnomalyConfig) -> Windows:
         """The anomaly detector and the windows it scores (ConfigError for an unusable model)."""
+        from detector.behaviour import modelfile
+        from detector.detectors.anomaly import Anomaly
+        from detector.fast.windows.thread import BackgroundWindows
+
         model = modelfile.load(settings.model)
         wanted = settings.window_seconds
         if wanted is not None and wanted != model.window_seconds:
@@ -90,9 +95,13 @@ class Pipeline:
 
     def import_nsx(self, snapshot: dict[str, Any]) -> nsx.Imported:
         """Make NSX's realized bindings the truth for the ports NSX knows."""
+        from detector.nsx import realized
+
         return self.import_nsx_ports(realized.ports(snapshot))
 
     def import_nsx_ports(self, ports: Iterable[realized.NsxPort]) -> nsx.Imported:
+        from detector.bindings import nsx
+
         self.nsx = nsx.apply(self.table, ports)
         return self.nsx
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -91,7 +90,7 @@ def network_sinks(
         if config.syslog is not None:
             sl = config.syslog
             sinks.append(resolve(SINKS["syslog"])(sl, sl.hostname or host))
-    except (OSError, ssl.SSLError) as exc:  # a CA, certificate or key that will not load
+    except OSError as exc:  # a CA, certificate or key that will not load (ssl.SSLError too)
         for sink in sinks:
             sink.close()
         what = "alertmanager" if not sinks and config.alertmanager else "syslog"

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "fuzz"
 COMPILED = [
+    "detector.fast.hashtable",
     "detector.fast.packets.kernels",
     "detector.fast.timeline.kernels",
     "detector.sources.walk",

@@ -7,7 +7,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from detector.fast.packets.kernels import V4_MARK, mix, probe_one, u64
+from detector.fast.hashtable import probe_one
+from detector.fast.packets.kernels import V4_MARK, mix, u64
 from detector.jit import CACHE
 
 

@@ -218,56 +218,6 @@ def kernel(
 
 
 @numba.njit(cache=CACHE, nogil=True)
-def same_key(tab_k: Any, i: Any, f: Any, r: Any) -> Any:
-    for c in range(9):  # noqa: SIM110 - an explicit loop is what numba compiles well
-        if tab_k[i, c] != f[c, r]:
-            return False
-    return True
-
-
-@numba.njit(cache=CACHE, nogil=True)
-def probe_one(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, r: Any) -> Any:
-    """Is row r's full key in the open-addressing table?"""
-    mask = np.uint64(len(used) - 1)
-    i = h[r] & mask
-    while used[i]:
-        if tab_h[i] == h[r] and same_key(tab_k, i, f, r):
-            return True
-        i = (i + np.uint64(1)) & mask
-    return False
-
-
-@numba.njit(cache=CACHE, nogil=True)
-def probe(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any, want: Any, out: Any) -> None:
-    """Mark out[r] for every wanted row whose full key is in the open-addressing table."""
-    for r in range(len(h)):
-        if want[r] and probe_one(tab_h, tab_k, used, h, f, r):
-            out[r] = True
-
-
-@numba.njit(cache=CACHE, nogil=True)
-def insert(tab_h: Any, tab_k: Any, used: Any, h: Any, f: Any) -> Any:
-    """Insert keys (rows of f); return how many were new."""
-    mask = np.uint64(len(used) - 1)
-    added = 0
-    for r in range(len(h)):
-        i = h[r] & mask
-        found = False
-        while used[i]:
-            if tab_h[i] == h[r] and same_key(tab_k, i, f, r):
-                found = True
-                break
-            i = (i + np.uint64(1)) & mask
-        if not found:
-            used[i] = True
-            tab_h[i] = h[r]
-            for c in range(9):
-                tab_k[i, c] = f[c, r]
-            added += 1
-    return added
-
-
-@numba.njit(cache=CACHE, nogil=True)
 def mix(keys: Any, out: Any, seed: Any) -> None:
     """Each key column's 64-bit hash, keyed by a random `seed`; high bits fold down each round."""
     for r in range(keys.shape[1]):

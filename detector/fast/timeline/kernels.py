@@ -17,25 +17,15 @@ from typing import Any
 import numba
 import numpy as np
 
+from detector.fast.hashtable import finish, insert_word, place_row
 from detector.jit import CACHE
 
 GROUP_WIDTH = 7
 KEY, PACKETS, BYTES, UNBOUND, DESTINATIONS, LAST = 1, 8, 9, 10, 11, 12  # group row columns
 GROUP_COLUMNS, PAIR_COLUMNS = 13, 3  # LAST: the IPv4 pair word this group counted last
 NO_CHECK = 4  # columns.NO_CHECK: a frame with no source to check
-_F1, _F2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
 _ONE = np.uint64(1)
 V4_MARK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
-
-
-@numba.njit(cache=CACHE, nogil=True, inline="always")
-def finish(h: Any) -> Any:
-    """MurmurHash3's 64-bit finaliser: every input bit reaches the low bits used as the index."""
-    h ^= h >> np.uint64(33)
-    h *= _F1
-    h ^= h >> np.uint64(33)
-    h *= _F2
-    return h ^ (h >> np.uint64(33))
 
 
 @numba.njit(cache=CACHE, nogil=True, inline="always")
@@ -108,14 +98,7 @@ def _add_pair(pairs: Any, pairs4: Any, mult: Any, tag: Any, hi: Any, lo: Any) ->
     """Insert (group slot + 1, destination); True when it was not there."""
     if hi == V4_MARK:
         word = (tag << np.uint64(32)) | lo
-        mask4 = np.uint64(len(pairs4) - 1)
-        k = finish(word * mult) & mask4
-        while pairs4[k] != 0:
-            if pairs4[k] == word:
-                return False
-            k = (k + _ONE) & mask4
-        pairs4[k] = word
-        return True
+        return insert_word(pairs4, mult, word)
     mask = np.uint64(len(pairs) - 1)
     j = finish(((tag * mult) ^ hi) * mult ^ lo) & mask
     while pairs[j, 0] != 0:
@@ -222,16 +205,11 @@ def rebuild(
     """Copy the groups marked in `keep` (and their destinations) into new tables; return how
     many groups and pairs were copied."""
     moved = np.zeros(len(groups), dtype=np.uint64)  # old slot → new slot + 1 (0: not kept)
-    mask = np.uint64(len(new_groups) - 1)
     n_groups = 0
     for i in range(len(groups)):
         if groups[i, 0] == 0 or not keep[i]:
             continue
-        j = groups[i, 0] & mask
-        while new_groups[j, 0] != 0:
-            j = (j + _ONE) & mask
-        new_groups[j, :] = groups[i, :]
-        moved[i] = j + _ONE
+        moved[i] = place_row(new_groups, groups, i) + _ONE
         n_groups += 1
     n_pairs = 0
     for k in range(len(pairs)):

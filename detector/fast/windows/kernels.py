@@ -18,8 +18,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from detector.fast.hashtable import finish, insert_word, place_row
 from detector.fast.packets.kernels import ARP_BIT, V4_MARK
-from detector.fast.timeline.kernels import finish
 from detector.jit import CACHE
 
 SEG, MAC, WINDOW, FIRST, FIRST_TS = 1, 2, 3, 4, 5  # key and evidence columns of a port row
@@ -39,19 +39,6 @@ def _fold(hi: Any, lo: Any, mult: Any) -> Any:
     if hi == V4_MARK:
         return lo & _LOW
     return finish((hi * mult) ^ lo) & _LOW
-
-
-@numba.njit(cache=CACHE, nogil=True)
-def _insert(pairs: Any, mult: Any, word: Any) -> Any:
-    """Insert a pair word; True when it was not there."""
-    mask = np.uint64(len(pairs) - 1)
-    k = finish(word * mult) & mask
-    while pairs[k] != 0:
-        if pairs[k] == word:
-            return False
-        k = (k + _ONE) & mask
-    pairs[k] = word
-    return True
 
 
 @numba.njit(cache=CACHE, nogil=True)
@@ -128,7 +115,7 @@ def _add(
         p[DHCP] += _ONE
         if client != 0:
             word = tag | (np.uint64(K_CLIENT) << np.uint64(32)) | _fold(client, _ONE, seed[3])
-            if _insert(pairs, seed[4], word):
+            if insert_word(pairs, seed[4], word):
                 p[DHCP_CLIENTS] += _ONE
                 new_pairs += 1
     if l4 & ARP_BIT:
@@ -138,7 +125,7 @@ def _add(
             word = tag | (np.uint64(K_TARGET) << np.uint64(32)) | _fold(dhi, dlo, seed[3])
             if word != p[LAST_DST]:
                 p[LAST_DST] = word
-                if _insert(pairs, seed[4], word):
+                if insert_word(pairs, seed[4], word):
                     p[ARP_TARGETS] += _ONE
                     new_pairs += 1
         return new_pairs
@@ -146,7 +133,7 @@ def _add(
         word = tag | (np.uint64(K_DST) << np.uint64(32)) | _fold(dhi, dlo, seed[3])
         if word != p[LAST_DST]:
             p[LAST_DST] = word
-            if _insert(pairs, seed[4], word):
+            if insert_word(pairs, seed[4], word):
                 p[DST_IPS] += _ONE
                 new_pairs += 1
                 if not _peer(peers, seed[5], p[SEG], dhi, dlo, learn):
@@ -158,7 +145,7 @@ def _add(
         word = tag | (np.uint64(K_PORT) << np.uint64(32)) | (l4 & np.uint64(0xFF00FFFF))
         if word != p[LAST_PORT]:
             p[LAST_PORT] = word
-            if _insert(pairs, seed[4], word):
+            if insert_word(pairs, seed[4], word):
                 p[DST_PORTS] += _ONE
                 new_pairs += 1
     return new_pairs
@@ -272,15 +259,11 @@ def aggregate_columns(
 def rebuild(ports: Any, pairs: Any, keep: Any, new_ports: Any, new_pairs: Any, seed: Any) -> Any:
     """Copy the rows marked in `keep`, and their pairs, into new tables; return (rows, pairs)."""
     moved = np.zeros(len(ports), dtype=np.uint64)  # old slot -> new slot + 1 (0: not kept)
-    mask = np.uint64(len(new_ports) - 1)
     n_rows = 0
     for i in range(len(ports)):
         if ports[i, 0] == 0 or not keep[i]:
             continue
-        j = ports[i, 0] & mask
-        while new_ports[j, 0] != 0:
-            j = (j + _ONE) & mask
-        new_ports[j, :] = ports[i, :]
+        j = place_row(new_ports, ports, i)
         new_ports[j, LAST_DST] = new_ports[j, LAST_PORT] = 0
         moved[i] = j + _ONE
         n_rows += 1
@@ -289,6 +272,8 @@ def rebuild(ports: Any, pairs: Any, keep: Any, new_ports: Any, new_pairs: Any, s
     for k in range(len(pairs)):
         slot = pairs[k] >> np.uint64(35)
         if slot != 0 and moved[slot - _ONE] != 0:
-            _insert(new_pairs, seed[4], (moved[slot - _ONE] << np.uint64(35)) | (pairs[k] & low))
+            insert_word(
+                new_pairs, seed[4], (moved[slot - _ONE] << np.uint64(35)) | (pairs[k] & low)
+            )
             n_pairs += 1
     return n_rows, n_pairs
