@@ -35,6 +35,16 @@ class NsxError(SpoofwatchError):
     """The NSX-T manager could not be read; the message names the URL and the HTTP status."""
 
 
+class NsxRefused(NsxError):
+    """The manager answered, and refused: the path does not exist on it (404) or the user's
+    role may not read it (403). Optional reads (a scope a release lacks, the realized VNI) go
+    on without it."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class StateError(SpoofwatchError):
     """The binding state cannot be used; the operator decides (move it aside, --reset-state,
     upgrade, fix the database's password)."""

@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 API = "/policy/api/v1"
+MANAGER_API = "/api/v1"  # the Manager API: logical switches and their VNI
+PAGING = ("cursor", "page_size")
 USER, PASSWORD = "auditor", "Sup3r-secret!pw"
 
 
@@ -83,9 +85,15 @@ class Manager:
                     return f.status, f.headers, body
         if self.delay:
             time.sleep(self.delay)
+        if path.startswith(MANAGER_API) and path in self.objects:
+            return 200, {}, json.dumps(self.objects[path]).encode()
         if not path.startswith(API):
             return 404, {}, b'{"error_code": 600, "error_message": "not found"}'
         rel = path[len(API) :]
+        asked = sorted((k, v[0]) for k, v in query.items() if k not in PAGING and v)
+        keyed = rel + "?" + "&".join(f"{k}={v}" for k, v in asked)
+        if asked and keyed in self.lists:  # a list filtered by segment_type or intent_path
+            rel = keyed
         if rel in self.lists:
             items = self.lists[rel]
             start = int(query.get("cursor", ["0"])[0] or 0)
@@ -142,7 +150,6 @@ class Estate:
     """Segments, ports, profiles, groups and DFW rules, in the Policy API's shapes."""
 
     def __init__(self) -> None:
-        self.segments: list[dict[str, Any]] = []
         self.ports: dict[str, list[dict[str, Any]]] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.maps: dict[str, list[dict[str, Any]]] = {}
@@ -158,10 +165,43 @@ class Estate:
         self.members: dict[str, dict[str, list[Any]]] = {}
         self.policies: list[dict[str, Any]] = []
         self.rules: dict[str, list[dict[str, Any]]] = {}
+        self.scoped: dict[str, list[dict[str, Any]]] = {"/infra": []}  # parent → its segments
+        self.dvportgroups: list[dict[str, Any]] = []
+        self.tier1s: list[str] = []
+        self.projects: list[str] = []
+        self.realized: dict[str, list[dict[str, Any]]] = {}
+        self.switches: dict[str, dict[str, Any]] = {}
+
+    @property
+    def segments(self) -> list[dict[str, Any]]:
+        return [s for segs in self.scoped.values() for s in segs] + self.dvportgroups
 
     def segment(self, sid: str, vni: int | None = None, vlan: int | None = None,
-                spoofguard: str = "", discovery: str = "") -> str:  # fmt: skip
-        path = f"/infra/segments/{sid}"
+                spoofguard: str = "", discovery: str = "", tier1: str = "", project: str = "",
+                dvportgroup: bool = False, realized_vni: int | None = None) -> str:  # fmt: skip
+        """A segment in /infra, under a Tier-1, in a project, or DVPortgroup-backed; without
+        `vni` (overlay_id) but with `realized_vni`, the realized-state and logical-switch
+        endpoints answer its VNI."""
+        root = f"/orgs/default/projects/{project}/infra" if project else "/infra"
+        parent = f"/infra/tier-1s/{tier1}" if tier1 else root
+        path = f"{parent}/segments/{sid}"
+        if tier1 and tier1 not in self.tier1s:
+            self.tier1s.append(tier1)
+        if project and project not in self.projects:
+            self.projects.append(project)
+        if vni is None and vlan is None:  # an overlay segment whose VNI NSX chose: ask realized
+            entities = [
+                {"entity_type": "RealizedLogicalPort", "realization_specific_identifier": "lp-x"}
+            ]
+            if realized_vni is not None:
+                switch = f"ls-{sid}-0000-1111"
+                entities.append({"entity_type": "RealizedLogicalSwitch",
+                                 "realization_specific_identifier": switch, "state": "REALIZED"})  # fmt: skip
+                self.switches[f"{MANAGER_API}/logical-switches/{switch}"] = {
+                    "id": switch,
+                    "vni": realized_vni,
+                }
+            self.realized[f"{root}/realized-state/realized-entities?intent_path={path}"] = entities
         seg: dict[str, Any] = {
             "resource_type": "Segment",
             "id": sid,
@@ -172,18 +212,23 @@ class Estate:
             seg["overlay_id"] = vni
         if vlan is not None:
             seg["vlan_ids"] = [str(vlan)]
-        self.segments.append(seg)
+        if dvportgroup:
+            self.dvportgroups.append(seg)
+        else:
+            self.scoped.setdefault(parent, []).append(seg)
         self.ports[path] = []
         self._maps(path, "segment", spoofguard, discovery)
         return path
 
     def port(self, segment: str, pid: str, vif: str, realized: list[dict[str, Any]] = (),  # type: ignore[assignment]
              discovered: list[dict[str, Any]] = (), manual: list[dict[str, Any]] = (),  # type: ignore[assignment]
-             spoofguard: str = "", discovery: str = "", duplicates: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
+             spoofguard: str = "", discovery: str = "", duplicates: list[dict[str, Any]] = (),  # type: ignore[assignment]
+             ignored: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
         path = f"{segment}/ports/{pid}"
         self.ports[segment].append({"resource_type": "SegmentPort", "id": pid, "path": path,
                                     "attachment": {"id": vif, "type": "PARENT"},
-                                    "address_bindings": list(manual)})  # fmt: skip
+                                    "address_bindings": list(manual),
+                                    "ignored_address_bindings": list(ignored)})  # fmt: skip
         self.states[path] = {"realized_bindings": list(realized), "discovered_bindings": list(discovered),
                              "duplicate_bindings": list(duplicates), "transport_node_ids": ["tn-1"]}  # fmt: skip
         self._maps(path, "port", spoofguard, discovery)
@@ -193,6 +238,18 @@ class Estate:
         path = f"/infra/spoofguard-profiles/{pid}"
         self.spoofguard.append({"resource_type": "SpoofGuardProfile", "id": pid, "path": path,
                                 "address_binding_allowlist": allowlist})  # fmt: skip
+        return path
+
+    def discovery_profile(
+        self, pid: str, arp_limit: int = 1, duplicate_detection: bool = False
+    ) -> str:
+        path = f"/infra/ip-discovery-profiles/{pid}"
+        self.discovery.append({"resource_type": "IPDiscoveryProfile", "id": pid, "path": path,
+                               "ip_v4_discovery_options": {"arp_snooping_config": {
+                                   "arp_snooping_enabled": True, "arp_binding_limit": arp_limit}},
+                               "duplicate_ip_detection": {
+                                   "duplicate_ip_detection_enabled": duplicate_detection},
+                               "tofu_enabled": True})  # fmt: skip
         return path
 
     def group(self, gid: str, expression: list[dict[str, Any]], vifs: list[str] = (),  # type: ignore[assignment]
@@ -209,7 +266,8 @@ class Estate:
         return path
 
     def rule(self, policy: str, rid: str, sources: list[str], destinations: list[str],
-             action: str = "DROP", disabled: bool = False, category: str = "Application") -> str:  # fmt: skip
+             action: str = "DROP", disabled: bool = False, category: str = "Application",
+             sources_excluded: bool = False, destinations_excluded: bool = False) -> str:  # fmt: skip
         ppath = f"/infra/domains/default/security-policies/{policy}"
         if ppath not in self.rules:
             self.policies.append({"resource_type": "SecurityPolicy", "id": policy, "path": ppath,
@@ -219,6 +277,8 @@ class Estate:
         self.rules[ppath].append({"resource_type": "Rule", "id": rid, "path": path, "action": action,
                                   "disabled": disabled, "source_groups": sources,
                                   "destination_groups": destinations, "services": ["ANY"],
+                                  "sources_excluded": sources_excluded,
+                                  "destinations_excluded": destinations_excluded,
                                   "scope": ["ANY"], "sequence_number": len(self.rules[ppath])})  # fmt: skip
         return path
 
@@ -232,11 +292,24 @@ class Estate:
         self.maps[f"{path}/{level}-discovery-profile-binding-maps"] = disc
 
     def lists(self) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"/infra/segments": self.segments, **self.maps,
+        out: dict[str, list[Any]] = {**self.maps, **self.realized,
+                                     "/infra/segments?segment_type=DVPortgroup": self.dvportgroups,
+                                     "/infra/tier-1s": [{"resource_type": "Tier1", "id": t, "path": f"/infra/tier-1s/{t}"}
+                                                        for t in self.tier1s],
+                                     "/orgs/default/projects": [{"resource_type": "Project", "id": p,
+                                                                 "path": f"/orgs/default/projects/{p}"}
+                                                                for p in self.projects],
                                      "/infra/spoofguard-profiles": self.spoofguard,
                                      "/infra/ip-discovery-profiles": self.discovery,
                                      "/infra/domains/default/groups": self.groups,
                                      "/infra/domains/default/security-policies": self.policies}  # fmt: skip
+        for parent, segs in self.scoped.items():
+            out[f"{parent}/segments"] = segs
+        for project in self.projects:
+            root = f"/orgs/default/projects/{project}/infra"
+            for kind in ("spoofguard-profiles", "ip-discovery-profiles", "domains/default/groups",
+                         "domains/default/security-policies"):  # fmt: skip
+                out.setdefault(f"{root}/{kind}", [])
         for spath, ports in self.ports.items():
             out[f"{spath}/ports"] = ports
         for ppath, rules in self.rules.items():
@@ -248,6 +321,35 @@ class Estate:
 
     def objects(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"{p}/state": s for p, s in self.states.items()}
+        out.update(self.switches)
         for ports in self.ports.values():
             out.update({p["path"]: p for p in ports})
         return out
+
+
+def pulled(estate: Estate, **settings: Any) -> dict[str, Any]:
+    """The estate pulled by the real client and `pull`, over an in-process transport (no TLS, no
+    sockets): the snapshot `spoofwatch nsx snapshot` would write."""
+    import httpx
+
+    from detector.config.nsx import NsxConfig
+    from detector.nsx import pull
+    from detector.nsx.client import NsxClient
+
+    manager = Manager(page_size=100)
+    manager.load(estate)
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        status, headers, body = manager.answer(request.url.path, query, auth)
+        return httpx.Response(status, headers=headers, content=body)
+
+    cfg = NsxConfig(url="https://nsx.test", max_requests_per_second=1e6, **settings)
+    client = NsxClient(cfg)
+    client.http.close()
+    client.http = httpx.Client(transport=httpx.MockTransport(answer))
+    try:
+        return pull.pull(client)
+    finally:
+        client.close()

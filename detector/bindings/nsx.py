@@ -9,10 +9,12 @@ NSX's view back. Ports NSX stops knowing go back to the table's own limits.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from detector.bindings import packed as pk
 from detector.bindings.table import BindingTable, Network, PortLimits
 from detector.nsx.profiles import Discovery
 from detector.nsx.realized import NsxBinding, NsxPort
@@ -74,6 +76,9 @@ def apply(table: BindingTable, ports: Iterable[NsxPort]) -> Imported:
         if not any(mac for _, mac in keys):
             unnamed += 1
         lim = limits.setdefault(port.profiles.discovery, limits_of(port.profiles.discovery))
+        ignored = frozenset(pk.addr_int(b.address) for b in port.ignored if "/" not in b.address)
+        if ignored:
+            lim = dataclasses.replace(lim, ignored=ignored)
         n_ports += bool(keys)
         for key, mac in keys:
             mine = [b for b in (*port.realized, *port.manual) if mac is None or b.mac == mac]

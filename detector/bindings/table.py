@@ -31,6 +31,7 @@ class PortLimits:
     arp: int  # 0 when the profile does not snoop ARP
     nd: int
     dhcp: bool
+    ignored: frozenset[int] = frozenset()  # ignored_address_bindings (packed): never learned
 
 
 class Outcome(Enum):
@@ -236,6 +237,8 @@ class BindingTable(PortStore):
             method = Method.ND if a & 1 else Method.ARP
         own = self.limits.get(k) if self.limits else None
         if own is not None:
+            if a in own.ignored:  # NSX's IP discovery ignores it on this port: never realized
+                return 0
             if method is Method.DHCP:
                 return None if own.dhcp else 0
             return own.arp if method is Method.ARP else own.nd if method is Method.ND else None

@@ -81,10 +81,9 @@ def _snapshot(args: argparse.Namespace, cfg: Config) -> int:
     snap = nsx_state(None, cfg.nsx, quiet=False)
     assert snap is not None
     snapshot.save(snap, args.out)
-    ports = sum(len(s.get("ports", [])) for s in snap["segments"])
     cost = snap["cost"]
     print(
-        f"spoofwatch: nsx: wrote {args.out}: {len(snap['segments'])} segments, {ports} ports,"
+        f"spoofwatch: nsx: wrote {args.out}: {snapshot.census(snap)};"
         f" {len(snap['policies'])} policies, {len(snap['groups'])} groups;"
         f" {sum(cost['requests'].values())} requests in {cost['seconds']:.1f} s",
         file=sys.stderr,

@@ -146,8 +146,12 @@ def nsx_state(path: str | None, cfg: NsxConfig | None, quiet: bool) -> dict[str,
 
 def nsx_line(snapshot: dict[str, Any], done: Imported) -> str:
     """What the NSX import gave the table, for the end-of-run summary."""
+    from detector.nsx.snapshot import vni_methods
+
     return (
         f"  NSX {snapshot.get('manager')} as of {snapshot.get('pulled_at')}:"
         f" {_plural(done.ports, 'port')}, {_plural(done.bindings, 'realized binding')} imported"
         + (f"; {done.unnamed} NSX ports had no MAC or VNI to match" if done.unnamed else "")
+        + "; segments by VNI: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(vni_methods(snapshot).items()))
     )

@@ -73,6 +73,16 @@ def choice(*options: str) -> Check:
     return check
 
 
+def subset(*options: str) -> Check:
+    def check(name: str, v: Any) -> tuple[str, ...]:
+        if not isinstance(v, list) or any(x not in options for x in v) or not v:
+            raise ConfigError(f"{name}: expected a list of some of {', '.join(options)}, got {v!r}")
+        return tuple(dict.fromkeys(v))
+
+    check.__doc__ = f"a non-empty list of some of {', '.join(options)}."
+    return check
+
+
 def listen(name: str, v: Any) -> tuple[str, int]:
     """host:port, or [v6]:port."""
     text = string(name, v)

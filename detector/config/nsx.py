@@ -9,6 +9,10 @@ from typing import Any
 from detector.config import checks as v
 from detector.errors import ConfigError
 
+# Where NSX keeps segments: /infra, under each Tier-1 gateway, in each project (NSX 4.1+), and
+# DVPortgroup-backed segments (listed with segment_type=DVPortgroup).
+SCOPES = ("infra", "tier-1s", "projects", "dvportgroups")
+
 
 @dataclass(frozen=True, slots=True)
 class NsxConfig:
@@ -28,6 +32,7 @@ class NsxConfig:
     enforcement_point: str = "/infra/sites/default/enforcement-points/default"
     domain: str = "default"
     segments: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = SCOPES  # where segments are listed from (all by default)
 
 
 CHECKS: dict[str, v.Check] = {
@@ -45,6 +50,7 @@ CHECKS: dict[str, v.Check] = {
     "enforcement_point": v.string,
     "domain": v.string,
     "segments": v.strings,
+    "scopes": v.subset(*SCOPES),
 }
 
 
@@ -81,4 +87,5 @@ def parse(n: dict[str, Any], base: Path | None) -> NsxConfig:
         enforcement_point=n.get("enforcement_point", d.enforcement_point),
         domain=n.get("domain", d.domain),
         segments=n.get("segments", ()),
+        scopes=n.get("scopes", d.scopes),
     )

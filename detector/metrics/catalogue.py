@@ -123,6 +123,12 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "spoofwatch_nsx_pull_failures_total": ("counter", "NSX pulls that failed.", ()),
     "spoofwatch_nsx_pull_duration_seconds": ("gauge", "How long the last NSX pull took.", ()),
     "spoofwatch_nsx_ports_imported": ("gauge", "NSX ports imported by the last pull.", ()),
+    "spoofwatch_nsx_segments": (
+        "gauge",
+        "NSX segments of the last pull by how their VNI was found: intent (overlay_id), realized"
+        " (the realized logical switch), or none (a VLAN segment, or unmapped).",
+        ("vni_method",),
+    ),
     "spoofwatch_nsx_bindings_imported": (
         "gauge",
         "Realized bindings imported by the last NSX pull.",

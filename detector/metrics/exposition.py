@@ -60,6 +60,7 @@ class RunCounters:
     sink_errors: dict[str, int] = field(default_factory=dict)
     nsx: dict[str, float] | None = None  # NSX_GAUGES keys and `failures`, when [nsx] is set
     nsx_requests: dict[str, int] = field(default_factory=dict)
+    nsx_segments: dict[str, int] = field(default_factory=dict)  # by how their VNI was found
     timeline_deleted: int | None = None  # files pruned, when [timeline] is set
     sinks: list[SinkStats] = field(default_factory=list)  # the network sinks' outcomes
     state: FleetStore | None = None  # the shared binding store, when [state] url is set
@@ -151,6 +152,8 @@ class PipelineCollector(Collector):
             fams["spoofwatch_nsx_pull_failures_total"].add_metric([], nsx.get("failures", 0))
             for status, n in dict(self.run.nsx_requests).items():
                 fams["spoofwatch_nsx_requests_total"].add_metric([status], n)
+            for method, n in dict(self.run.nsx_segments).items():
+                fams["spoofwatch_nsx_segments"].add_metric([method], n)
         if p.timeline is not None:
             tl = p.timeline
             fams["spoofwatch_timeline_rows_total"].add_metric([], tl.rows_out)

@@ -6,6 +6,9 @@ source or destination groups (or literal addresses) resolves to an unprotected p
 leaves the group, or steps into it, by changing its address. Group membership is the manager's
 realized one (members/vifs, members/segment-ports, members/ip-addresses), so nested groups and
 tag criteria are already expanded; ANY depends on no address and never makes a rule bypassable.
+`sources_excluded` / `destinations_excluded` negate a side: the rule then matches every port
+*outside* its groups, so the exposed ones are the unprotected ports outside them (each can step
+into a group by taking one of its addresses), not those inside.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class RuleExposure:
     action: str
     groups: tuple[str, ...]
     exposed_ports: tuple[str, ...]
+    excluded: tuple[str, ...] = ()  # the negated sides: sources, destinations
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +119,25 @@ def audit(snapshot: dict[str, Any]) -> Audit:
         if rule.get("disabled") is True:  # anything else may be enforced: audit it
             continue
         checked += 1
-        groups = strings(rule.get("source_groups")) + strings(rule.get("destination_groups"))
-        refs = [g for g in groups if g.upper() != "ANY"]
+        refs: list[str] = []
         exposed: set[str] = set()
-        for ref in refs:
-            resolved = members.of(ref)
-            if resolved is None:
-                unresolved.add(ref)
-                continue
-            exposed |= resolved & unprotected
+        excluded: list[str] = []
+        for side in ("source", "destination"):
+            side_refs = [g for g in strings(rule.get(f"{side}_groups")) if g.upper() != "ANY"]
+            refs += side_refs
+            inside: set[str] = set()
+            for ref in side_refs:
+                resolved = members.of(ref)
+                if resolved is None:
+                    unresolved.add(ref)
+                    continue
+                inside |= resolved
+            if rule.get(f"{side}s_excluded") is True:  # NOT these groups (NOT ANY: no one)
+                excluded.append(f"{side}s")
+                if side_refs:
+                    exposed |= unprotected - inside
+            else:
+                exposed |= inside & unprotected
         if exposed:
             found.append(
                 RuleExposure(
@@ -132,6 +146,7 @@ def audit(snapshot: dict[str, Any]) -> Audit:
                     str(rule.get("action", "")),
                     tuple(dict.fromkeys(refs)),
                     tuple(sorted(exposed)),
+                    tuple(excluded),
                 )
             )
     return Audit(all_ports, checked, tuple(found), tuple(sorted(unresolved)))
@@ -158,6 +173,7 @@ def to_json(result: Audit, snapshot: dict[str, Any]) -> dict[str, Any]:
                 "policy": r.policy,
                 "action": r.action,
                 "groups": list(r.groups),
+                "excluded": list(r.excluded),
                 "exposed_ports": list(r.exposed_ports),
             }
             for r in result.bypassable
@@ -167,6 +183,7 @@ def to_json(result: Audit, snapshot: dict[str, Any]) -> dict[str, Any]:
                 "path": p.path,
                 "segment": p.segment,
                 "segment_path": p.segment_path,
+                "scope": p.scope,
                 "vif": p.vif,
                 "macs": list(p.macs),
                 "addresses": [b.address for b in (*p.realized, *p.manual)],
@@ -178,6 +195,8 @@ def to_json(result: Audit, snapshot: dict[str, Any]) -> dict[str, Any]:
                 "tofu": p.profiles.discovery.tofu,
                 "arp_snooping": p.profiles.discovery.arp_snooping,
                 "arp_binding_limit": p.profiles.discovery.arp_limit,
+                "vmtools_v6": p.profiles.discovery.vmtools_v6,
+                "duplicate_ip_detection": p.profiles.discovery.duplicate_detection,
             }
             for p in result.ports
         ],

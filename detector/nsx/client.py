@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from detector.config.nsx import NsxConfig
-from detector.errors import ConfigError, NsxError
+from detector.errors import ConfigError, NsxError, NsxRefused
 
 API = "/policy/api/v1"
 PASSWORD_ENV = "SPOOFWATCH_NSX_PASSWORD"
@@ -98,13 +98,14 @@ class NsxClient:
     def close(self) -> None:
         self.http.close()
 
-    def get(self, path: str, **params: str) -> dict[str, Any]:
-        """One object (path relative to /policy/api/v1), retried while the manager is busy."""
-        where = f"NSX manager {self.url}: GET {API}{path if path.isprintable() else ascii(path)}"
+    def get(self, path: str, api: str = API, **params: str) -> dict[str, Any]:
+        """One object (path relative to /policy/api/v1, or to `api`: the Manager API's /api/v1
+        for logical switches), retried while the manager is busy."""
+        where = f"NSX manager {self.url}: GET {api}{path if path.isprintable() else ascii(path)}"
         for attempt in range(MAX_TRIES):
             self.rate.wait()
             try:
-                r = self.http.get(f"{self.url}{API}{path}", params=params or None)
+                r = self.http.get(f"{self.url}{api}{path}", params=params or None)
             except httpx.InvalidURL as exc:  # a path the manager named holds a control character
                 raise NsxError(f"{where}: not a path that can be requested ({exc})") from exc
             except httpx.TimeoutException as exc:
@@ -119,7 +120,10 @@ class NsxClient:
                 continue
             if r.status_code != 200:
                 hint = REASONS.get(r.status_code, _error_message(r))
-                raise NsxError(f"{where}: HTTP {r.status_code} {r.reason_phrase} ({hint})")
+                message = f"{where}: HTTP {r.status_code} {r.reason_phrase} ({hint})"
+                if r.status_code in (403, 404):
+                    raise NsxRefused(message, r.status_code)
+                raise NsxError(message)
             try:
                 body = r.json()
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -50,8 +50,10 @@ def _covered(address: str, bound: Iterable[str]) -> bool:
 
 def drift(nsx_ports: Iterable[NsxPort], seen: Iterable[Seen]) -> list[Drift]:
     """Every difference, sorted by kind, segment, MAC and address."""
+    every = list(nsx_ports)
+    by_id = {p.path.rsplit("/", 1)[-1]: p.path for p in every}  # conflicting_port is a port ID
     known: dict[tuple[str, str], NsxPort] = {}
-    for p in nsx_ports:
+    for p in every:
         for mac in p.macs:
             if p.segment is not None:
                 known[(p.segment, mac)] = p
@@ -77,13 +79,39 @@ def drift(nsx_ports: Iterable[NsxPort], seen: Iterable[Seen]) -> list[Drift]:
                 out.append(Drift("refused", segment, mac, b.address, port.path, 0, detail))
         for b in port.duplicates:
             if b.mac == mac:
-                detail = f"also on {b.conflicting_port or 'another port'}"
+                other = by_id.get(b.conflicting_port or "", b.conflicting_port or "another port")
+                detail = f"also on {other}"
                 out.append(Drift("duplicate", segment, mac, b.address, port.path, 0, detail))
         for b in port.realized:
             if b.mac == mac and "/" not in b.address and b.address not in mine:
                 detail = f"realized by {b.source}; never sent from"
                 out.append(Drift("unseen-realized", segment, mac, b.address, port.path, 0, detail))
+    out += _unchecked_duplicates(known)
     return sorted(out, key=lambda d: (KINDS.index(d.kind), d.segment, d.mac, d.address))
+
+
+def _unchecked_duplicates(known: dict[tuple[str, str], NsxPort]) -> list[Drift]:
+    """Addresses NSX realized on two ports of a segment where its duplicate IP detection is off
+    (the profile's default): NSX reports no duplicate there, so an empty list proves nothing."""
+    holders: dict[tuple[str, str], list[tuple[str, NsxPort]]] = {}
+    for (segment, mac), port in known.items():
+        for b in port.realized:
+            if b.mac == mac:
+                holders.setdefault((segment, b.address), []).append((mac, port))
+    out = []
+    for (segment, address), held in holders.items():
+        paths = sorted({p.path for _, p in held})
+        if len(paths) < 2:
+            continue
+        for mac, port in held:
+            if not port.profiles.discovery.duplicate_detection:
+                others = ", ".join(p for p in paths if p != port.path)
+                detail = (
+                    f"also realized on {others}; duplicate IP detection is off in"
+                    f" {port.profiles.discovery_profile}, so NSX reports no duplicate"
+                )
+                out.append(Drift("duplicate", segment, mac, address, port.path, 0, detail))
+    return out
 
 
 def _key(s: Seen) -> tuple[str, str, str]:

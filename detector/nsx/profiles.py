@@ -27,6 +27,8 @@ class Discovery:
     dhcpv6_snooping: bool = False
     tofu: bool = True
     timeout_minutes: int = 10
+    vmtools_v6: bool = False
+    duplicate_detection: bool = False  # off: an empty duplicate_bindings means "not checked"
 
 
 V4, V6 = "ip_v4_discovery_options", "ip_v6_discovery_options"
@@ -41,6 +43,11 @@ FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "dhcpv6_snooping": ((V6, "dhcp_snooping_v6_enabled"), "dhcpv6_snooping_enabled"),
     "tofu": (("tofu_enabled",), "trust_on_first_use_enabled"),
     "timeout_minutes": (("arp_nd_binding_timeout",), "arp_nd_binding_timeout"),
+    "vmtools_v6": ((V6, "vmtools_v6_enabled"), "vm_tools_v6_enabled"),
+    "duplicate_detection": (
+        ("duplicate_ip_detection", "duplicate_ip_detection_enabled"),
+        "duplicate_ip_detection_enabled",
+    ),
 }
 # The ranges the manager accepts (reference/nsx-policy-api.md); a value outside is not NSX's.
 RANGES = {"arp_limit": (1, 256), "nd_limit": (2, 15), "timeout_minutes": (5, 120)}

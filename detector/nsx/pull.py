@@ -1,15 +1,19 @@
 """Pull a snapshot from the Policy API with the plain per-object endpoints, in parallel.
 
-Requests: the segments list, the two profile lists, then per segment its ports and its two
-binding-map lists, per port its `/state` and its two binding-map lists, then the groups and
-security policies of the domain, each policy's rules, and the realized members (VIFs, segment
-ports, IP addresses) of every group an enabled rule names. A pull of N ports in S segments costs
-about 3 + 3·S + 3·N + 2 + P + 3·G requests (P policies, G groups in use).
+Requests: the segments of every scope (`nsx/scopes.py`: /infra, the Tier-1 list and each
+Tier-1's segments, the project list and each project's segments, the DVPortgroup segments),
+then per segment its ports, its two binding-map lists and, without `overlay_id`, two more for
+its realized VNI (`nsx/vni.py`); per port its `/state` and its two binding-map lists; then, for
+/infra and each project, the two profile lists, the groups and security policies of the domain,
+each policy's rules, and the realized members (VIFs, segment ports, IP addresses) of every group
+an enabled rule names. N ports in S segments under T Tier-1s and J projects cost about
+4 + T + J + 3·S + 3·N + 4·(1 + J) + P + 3·G requests (P policies, G groups in use).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -17,7 +21,7 @@ from typing import Any, TypeVar
 
 from detector.config.nsx import NsxConfig
 from detector.errors import NsxError
-from detector.nsx import snapshot
+from detector.nsx import scopes, snapshot, vni
 from detector.nsx.client import NsxClient
 from detector.nsx.realized import strings
 
@@ -26,7 +30,15 @@ R = TypeVar("R")
 Progress = Callable[[str], None]
 
 SEGMENT_KEYS = ("path", "id", "display_name", "overlay_id", "vlan_ids", "tags", "type")
-PORT_KEYS = ("path", "id", "display_name", "attachment", "address_bindings", "tags")
+PORT_KEYS = (
+    "path",
+    "id",
+    "display_name",
+    "attachment",
+    "address_bindings",
+    "ignored_address_bindings",
+    "tags",
+)
 STATE_KEYS = ("realized_bindings", "discovered_bindings", "duplicate_bindings")
 MAP_KEYS = ("path", "spoofguard_profile_path", "ip_discovery_profile_path")
 GROUP_KEYS = ("path", "id", "display_name", "expression")
@@ -51,9 +63,7 @@ def _keep(obj: Any, keys: Iterable[str]) -> dict[str, Any]:
     return {k: obj[k] for k in keys if isinstance(obj, dict) and k in obj}
 
 
-def _objects(items: list[Any]) -> list[dict[str, Any]]:
-    """The list's objects that have a path (the manager's answers are hostile until checked)."""
-    return [x for x in items if isinstance(x, dict) and isinstance(x.get("path"), str)]
+_objects = scopes.objects
 
 
 def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> list[R]:
@@ -66,12 +76,14 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
     say = progress or (lambda _: None)
     started, before, waited = time.monotonic(), client.requests.copy(), client.waited
     wanted = set(cfg.segments)
+    found = scopes.find(client, cfg.scopes, say)
     segments = [
-        s
-        for s in _objects(client.list("/infra/segments"))
+        (scope, s)
+        for scope, s in found.segments
         if not wanted or s.get("id") in wanted or s.get("path") in wanted
     ]
-    say(f"{len(segments)} segments")
+    by_scope = Counter(scope.partition(":")[0] for scope, _ in segments)
+    say(f"{len(segments)} segments ({', '.join(f'{k} {n}' for k, n in sorted(by_scope.items()))})")
     with ThreadPoolExecutor(cfg.max_concurrency) as pool:
 
         def maps(path: str, kind: str) -> list[dict[str, Any]]:
@@ -86,9 +98,12 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             out["discovery_maps"] = maps(path, "port-discovery-profile-binding-maps")
             return out
 
-        def one_segment(seg: dict[str, Any]) -> dict[str, Any]:
+        def one_segment(scoped: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+            scope, seg = scoped
             path = seg["path"]
             out = _keep(seg, SEGMENT_KEYS)
+            out["scope"] = scope
+            out.update(vni.resolve(client, seg))
             out["security_maps"] = maps(path, "segment-security-profile-binding-maps")
             out["discovery_maps"] = maps(path, "segment-discovery-profile-binding-maps")
             out["ports"] = _objects(client.list(f"{path}/ports"))
@@ -99,9 +114,11 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         say(f"{count} ports: reading their realized state")
         for seg in segs:
             seg["ports"] = _parallel(pool, one_port, seg["ports"])
-        domain = f"/infra/domains/{cfg.domain}"
+        domains = [f"{root}/domains/{cfg.domain}" for root in found.roots]
         policies = [
-            _keep(p, POLICY_KEYS) for p in _objects(client.list(f"{domain}/security-policies"))
+            _keep(p, POLICY_KEYS)
+            for domain in domains
+            for p in _objects(client.list(f"{domain}/security-policies"))
         ]
 
         def rules(policy: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +127,11 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             return policy
 
         policies = _parallel(pool, rules, policies)
-        groups = [_keep(g, GROUP_KEYS) for g in _objects(client.list(f"{domain}/groups"))]
+        groups = [
+            _keep(g, GROUP_KEYS)
+            for domain in domains
+            for g in _objects(client.list(f"{domain}/groups"))
+        ]
         used = {
             g
             for p in policies
@@ -142,8 +163,14 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
 
         say(f"{len(policies)} policies, {len(groups)} groups ({len(used)} in use)")
         groups = _parallel(pool, members, groups)
-        profiles = _objects(client.list("/infra/spoofguard-profiles"))
-        discovery = _objects(client.list("/infra/ip-discovery-profiles"))
+        profiles = [
+            p for root in found.roots for p in _objects(client.list(f"{root}/spoofguard-profiles"))
+        ]
+        discovery = [
+            p
+            for root in found.roots
+            for p in _objects(client.list(f"{root}/ip-discovery-profiles"))
+        ]
     doc = {
         "format": snapshot.FORMAT,
         "version": snapshot.VERSION,
@@ -152,6 +179,8 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         "enforcement_point": cfg.enforcement_point,
         "domain": cfg.domain,
         "segments": segs,
+        "scopes": list(cfg.scopes),
+        "scopes_refused": found.refused,
         "spoofguard_profiles": profiles,
         "ip_discovery_profiles": discovery,
         "groups": groups,

@@ -2,9 +2,10 @@
 
 From each `SegmentPortState`: realized, discovered and duplicate bindings (AddressBindingEntry:
 binding {ip_address, mac_address, vlan}, source, binding_timestamp in epoch ms); from the port:
-the manual `address_bindings` ({ip_address, mac_address, vlan_id}). MACs written with `-` or in
-upper case are normalised; `ip_address` may be an IP, a CIDR or a range. Overlay segments are
-named `geneve:<overlay_id>`, VLAN segments `vlan:<id>`, as the wire names them.
+the manual `address_bindings`, and the `ignored_address_bindings` IP discovery must never bind
+({ip_address, mac_address, vlan_id}). MACs written with `-` or in upper case are normalised;
+`ip_address` may be an IP, a CIDR or a range. Overlay segments are named `geneve:<VNI>`, VLAN
+segments `vlan:<id>`, as the wire names them.
 """
 
 from __future__ import annotations
@@ -46,19 +47,24 @@ class NsxPort:
     duplicates: tuple[NsxBinding, ...]
     manual: tuple[NsxBinding, ...]
     profiles: Effective
+    scope: str = "infra"  # infra, tier-1:<id>, project:<id>, dvportgroup
+    ignored: tuple[NsxBinding, ...] = ()  # ignored_address_bindings: never bound by discovery
 
     @property
     def macs(self) -> tuple[str, ...]:
         """The MACs the port's bindings name, in first-seen order."""
-        seen = dict.fromkeys(b.mac for b in (*self.realized, *self.manual, *self.discovered))
+        held = (*self.realized, *self.manual, *self.discovered, *self.duplicates)
+        seen = dict.fromkeys(b.mac for b in held)
         return tuple(seen)
 
 
 def segment_name(segment: dict[str, Any]) -> str | None:
-    """The wire's name of a segment: its VNI for overlay, its VLAN for a single-VLAN segment."""
-    vni = segment.get("overlay_id")
-    if isinstance(vni, int) and not isinstance(vni, bool) and 0 <= vni < 1 << 24:
-        return f"geneve:{vni}"
+    """The wire's name of a segment: its VNI for overlay (the intent's `overlay_id`, else the
+    realized one the pull found), its VLAN for a single-VLAN segment."""
+    for key in ("overlay_id", "vni"):
+        vni = segment.get(key)
+        if isinstance(vni, int) and not isinstance(vni, bool) and 0 <= vni < 1 << 24:
+            return f"geneve:{vni}"
     vlans = segment.get("vlan_ids")
     if isinstance(vlans, list) and len(vlans) == 1:  # ["100"]; a range "0-4094" names no one VLAN
         text = str(vlans[0]) if isinstance(vlans[0], int | str) else ""
@@ -140,4 +146,6 @@ def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iter
                 duplicates=_bindings(state.get("duplicate_bindings"), skipped),
                 manual=_bindings(port.get("address_bindings"), skipped, "USER_DEFINED"),
                 profiles=profiles.effective(segment, port),
+                scope=scope if isinstance(scope := segment.get("scope"), str) else "infra",
+                ignored=_bindings(port.get("ignored_address_bindings"), skipped, "IGNORED"),
             )

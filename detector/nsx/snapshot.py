@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from detector.errors import ConfigError, SpoofwatchError
 
 FORMAT = "spoofwatch-nsx-snapshot"
-VERSION = 1
+VERSION = 2  # 2: segments of every scope, with their scope and realized VNI
 LISTS = ("segments", "spoofguard_profiles", "ip_discovery_profiles", "groups", "policies")
 
 
@@ -102,3 +103,34 @@ def save(snapshot: dict[str, Any], path: str | Path) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         raise SpoofwatchError(f"NSX snapshot {path}: {exc.strerror}") from exc
+
+
+def census(snapshot: dict[str, Any]) -> str:
+    """What a snapshot holds, for people: segments by scope, ports, VNIs by how they were found."""
+    segments = [s for s in snapshot.get("segments", []) if isinstance(s, dict)]
+    scopes = Counter(str(s.get("scope", "infra")).partition(":")[0] for s in segments)
+    methods = vni_methods(snapshot)
+    unmapped = Counter(str(s["vni_unmapped"]) for s in segments if s.get("vni_unmapped"))
+    ports = sum(len(s.get("ports", [])) for s in segments)
+
+    def listed(counts: Counter[str]) -> str:
+        return ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+
+    vnis = listed(methods) + (f" (unmapped: {listed(unmapped)})" if unmapped else "")
+
+    def many(n: int, what: str) -> str:
+        return f"{n} {what}{'' if n == 1 else 's'}"
+
+    return (
+        f"{many(len(segments), 'segment')} ({listed(scopes)}), {many(ports, 'port')}; VNI by {vnis}"
+    )
+
+
+def vni_methods(snapshot: dict[str, Any]) -> Counter[str]:
+    """Segments by how their VNI was found: intent, realized, or none (VLAN or unmapped).
+    A snapshot of version 1 knew only `overlay_id`."""
+    return Counter(
+        str(s.get("vni_method", "intent" if "overlay_id" in s else "none"))
+        for s in snapshot.get("segments", [])
+        if isinstance(s, dict)
+    )

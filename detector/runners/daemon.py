@@ -216,6 +216,7 @@ class Daemon:
             bindings=done.bindings,
             unprotected=sum(not p.profiles.spoofguard for p in ports),
         )
+        self.counters.nsx_segments = dict(snapshot.vni_methods(snap))
         self.nsx_pulled_at = str(snap.get("pulled_at", "?"))
         log.info(
             "NSX %s as of %s: %d ports, %d realized bindings, %d ports released",
