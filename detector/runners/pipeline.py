@@ -18,6 +18,7 @@ from detector.errors import CaptureError, ConfigError
 from detector.fast.packets.columns import Columns
 from detector.fast.packets.path import BatchPath
 from detector.fast.timeline.path import Timeline
+from detector.fast.windows.thread import BackgroundWindows
 from detector.runners.ahead import Ahead
 from detector.sinks import Sink
 from detector.sinks.jsonl import binding_to_dict
@@ -76,7 +77,6 @@ class Pipeline:
         """The anomaly detector and the windows it scores (ConfigError for an unusable model)."""
         from detector.behaviour import modelfile
         from detector.detectors.anomaly import Anomaly
-        from detector.fast.windows.thread import BackgroundWindows
 
         model = modelfile.load(settings.model)
         wanted = settings.window_seconds
