@@ -18,6 +18,8 @@ from detector.nsx.scopes import root_of
 
 MANAGER_API = "/api/v1"
 MAX_VNI = 1 << 24
+REALIZED_KEYS = ("entity_type", "realization_specific_identifier")  # of a realized entity
+VNI_KEY = "vni"  # of the Manager API's LogicalSwitch
 
 
 def a_vni(value: Any) -> int | None:
@@ -40,15 +42,15 @@ def resolve(client: NsxClient, segment: dict[str, Any]) -> dict[str, Any]:
         )
         switch = next(
             (
-                e.get("realization_specific_identifier")
+                e.get(REALIZED_KEYS[1])
                 for e in entities
-                if isinstance(e, dict) and e.get("entity_type") == "RealizedLogicalSwitch"
+                if isinstance(e, dict) and e.get(REALIZED_KEYS[0]) == "RealizedLogicalSwitch"
             ),
             None,
         )
         if not isinstance(switch, str) or not switch.replace("-", "").isalnum():
             return {"vni_method": "none", "vni_unmapped": "not-realized"}
-        found = a_vni(client.get(f"/logical-switches/{switch}", api=MANAGER_API).get("vni"))
+        found = a_vni(client.get(f"/logical-switches/{switch}", api=MANAGER_API).get(VNI_KEY))
     except NsxRefused as exc:
         return {"vni_method": "none", "vni_unmapped": f"refused-{exc.status}"}
     if found is None:
