@@ -69,6 +69,16 @@ def apply(table: BindingTable, ports: Iterable[NsxPort]) -> Imported:
     """Put NSX's view into the table; ports it knew before and no longer does are released."""
     before = {table.codec.port_of(k) for k in table.limits}
     now: set[PortKey] = set()
+    done = add(table, ports, now)
+    released = before - now
+    for key in released:
+        table.release(key)
+    return dataclasses.replace(done, released=len(released))
+
+
+def add(table: BindingTable, ports: Iterable[NsxPort], now: set[PortKey] | None = None) -> Imported:
+    """Put these NSX ports into the table, releasing none (`now` collects the keys taken)."""
+    now = set() if now is None else now
     n_ports = n_bindings = refused = unnamed = 0
     limits: dict[Discovery, PortLimits] = {}
     for port in ports:
@@ -98,10 +108,7 @@ def apply(table: BindingTable, ports: Iterable[NsxPort]) -> Imported:
                 n_bindings += (len(single) + len(nets)) if mac else 0
             else:
                 refused += 1
-    released = before - now
-    for key in released:
-        table.release(key)
-    return Imported(n_ports, n_bindings, len(released), refused, unnamed)
+    return Imported(n_ports, n_bindings, 0, refused, unnamed)
 
 
 def _unique(bindings: list[Binding]) -> list[Binding]:

@@ -108,7 +108,7 @@ def _jobs(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render
+    from detector.commands.summary import ProgressBar, nsx_line, nsx_state, render, wire_lines
     from detector.config.settings import load_or_default
     from detector.runners.pipeline import Pipeline
     from detector.sinks.fanout import Fanout, alerts_file, network_sinks
@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.done()
             report, stats, engine, imported = done.report, done.decode, done.engine, done.nsx
             tallies: dict[AlertKey, int] | None = done.tallies
+            wire = None
         else:
             pipeline = Pipeline(cfg, sink, nsx, timeline)
             report = pipeline.replay(args.captures, bar, ahead=args.jobs == 2)
@@ -158,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             if writer is not None:
                 writer.close(pipeline.timeline_meta(report.captures))
             stats, engine, imported, tallies = pipeline.stats, pipeline.engine, pipeline.nsx, None
+            wire = pipeline.wire
     finally:
         sink.close()
     if not args.quiet:
@@ -167,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if nsx is not None and imported is not None:
             print(nsx_line(nsx, imported), file=sys.stderr)
+            for line in wire_lines(wire):
+                print(line, file=sys.stderr)
         if writer is not None:
             print(f"  timeline: {writer.rows:,} rows in {args.timeline}", file=sys.stderr)
         for stats in getattr(sink, "stats", []):

@@ -13,6 +13,7 @@ from detector.values import AlertKind, DecodeStats
 
 if TYPE_CHECKING:
     from detector.bindings.nsx import Imported
+    from detector.bindings.wiremap import WireMap
     from detector.config.nsx import NsxConfig
 
 
@@ -155,3 +156,20 @@ def nsx_line(snapshot: dict[str, Any], done: Imported) -> str:
         + "; segments by VNI: "
         + ", ".join(f"{k} {n}" for k, n in sorted(vni_methods(snapshot).items()))
     )
+
+
+def wire_lines(wire: WireMap | None) -> list[str]:
+    """NSX segments whose VNI the wire gave (their MACs seen on it), and conflicting evidence."""
+    if wire is None:
+        return []
+    out = [
+        f"  NSX segment {path} mapped to {name} by the wire" for path, name in wire.mapped.items()
+    ]
+    for path, others in wire.conflicts.items():
+        seen = ", ".join(sorted(others))
+        out.append(f"  warning: NSX segment {path} also seen on {seen}; kept {wire.mapped[path]}")
+    unmapped = sorted(wire.waiting)
+    if unmapped:
+        names = ", ".join(unmapped)
+        out.append(f"  NSX segments with no VNI (ports judged by trust on first use): {names}")
+    return out

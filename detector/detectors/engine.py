@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from detector.bindings.learn import learn
@@ -65,6 +66,9 @@ class Engine:
         self.stats = EngineStats()
         self.last_port: PortKey | None = None  # the port of the last frame inspected, or None
         self.sharded = bool(self.config.only) or self.config.shard != (1, 1)
+        # called with a port the table does not know yet, before its frame is judged (NSX
+        # segments waiting for the wire to give their VNI)
+        self.unknown_port: Callable[[PortKey], object] | None = None
         self._mine: dict[str, bool] = {}
 
     def mine(self, segment: str) -> bool:
@@ -102,6 +106,8 @@ class Engine:
         stats["inspected"] += 1
         port = self.last_port = PortKey(segment, mac)
         evidence = Evidence(frame.origin or source, frame.packet, frame.ts_ns)
+        if self.unknown_port is not None and port not in self.table:
+            self.unknown_port(port)
         tracked = self.table.ensure(port)
         findings: list[Finding] = []
         if not tracked:

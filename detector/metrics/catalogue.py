@@ -126,7 +126,8 @@ CATALOGUE: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "spoofwatch_nsx_segments": (
         "gauge",
         "NSX segments of the last pull by how their VNI was found: intent (overlay_id), realized"
-        " (the realized logical switch), or none (a VLAN segment, or unmapped).",
+        " (the realized logical switch), wire (their MACs seen on it), or none (a VLAN"
+        " segment, or unmapped).",
         ("vni_method",),
     ),
     "spoofwatch_nsx_bindings_imported": (

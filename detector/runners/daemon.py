@@ -216,7 +216,10 @@ class Daemon:
             bindings=done.bindings,
             unprotected=sum(not p.profiles.spoofguard for p in ports),
         )
-        self.counters.nsx_segments = dict(snapshot.vni_methods(snap))
+        methods = dict(snapshot.vni_methods(snap))
+        paths = (s.get("path", "") for s in snap.get("segments", []) if isinstance(s, dict))
+        self.pipeline.wire.count(methods, paths)  # segments the wire maps count as it does
+        self.counters.nsx_segments = methods
         self.nsx_pulled_at = str(snap.get("pulled_at", "?"))
         log.info(
             "NSX %s as of %s: %d ports, %d realized bindings, %d ports released",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from detector.bindings import manual
 from detector.bindings.table import BindingTable
+from detector.bindings.wiremap import WireMap
 from detector.config.anomaly import AnomalyConfig
 from detector.config.settings import Config
 from detector.decoders.chain import Decoder
@@ -23,7 +24,7 @@ from detector.runners.ahead import Ahead
 from detector.sinks import Sink
 from detector.sinks.jsonl import binding_to_dict
 from detector.sources.capture import CaptureFile, CaptureInfo
-from detector.values import DecodeStats, RecordBatch
+from detector.values import DecodeStats, PortKey, RecordBatch
 
 if TYPE_CHECKING:  # imported where used: a replay without them never loads them
     from detector.bindings import nsx
@@ -63,9 +64,10 @@ class Pipeline:
         if config.bindings_file:
             manual.apply(self.table, manual.load(config.bindings_file))
         self.nsx: nsx.Imported | None = None
+        self.wire = WireMap()  # NSX segments without a VNI, mapped by the MACs the wire shows
+        self.engine = Engine(self.table, config.trust, config.engine)
         if nsx_snapshot is not None:
             self.import_nsx(nsx_snapshot)
-        self.engine = Engine(self.table, config.trust, config.engine)
         self.timeline = timeline
         self.anomaly: Anomaly | None = None
         self.windows = windows
@@ -102,8 +104,15 @@ class Pipeline:
     def import_nsx_ports(self, ports: Iterable[realized.NsxPort]) -> nsx.Imported:
         from detector.bindings import nsx
 
-        self.nsx = nsx.apply(self.table, ports)
+        prepared = self.wire.prepare(ports)
+        self.nsx = nsx.apply(self.table, prepared)
+        self.engine.unknown_port = self._wire_seen if self.wire.by_mac else None
         return self.nsx
+
+    def _wire_seen(self, port: PortKey) -> None:
+        """A port first met: it may map an NSX segment that had no VNI, or show one mapped
+        segment's MAC on another VNI (bindings.wiremap)."""
+        self.wire.seen(self.table, port)
 
     def replay(
         self, paths: Sequence[str], progress: Progress | None = None, ahead: bool = False

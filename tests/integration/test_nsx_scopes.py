@@ -216,3 +216,35 @@ def test_run_polls_every_scope_and_says_how_each_vni_was_found(
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
         server.shutdown()  # type: ignore[attr-defined]
+
+
+def test_a_segment_whose_vni_is_refused_is_mapped_by_the_wire(
+    tls: tuple[Path, Path, Path], tmp_path: Path, late_start: Path
+) -> None:
+    """The user may not read realized state: the project's segment waits for its MACs, and the
+    first frame of one maps it, before that frame is judged. A MAC later on another VNI is named."""
+    from scapy.utils import rdpcap, wrpcap
+
+    _, _, vni, moved, benign = CASES[2]
+    stray = Capture("stray")
+    stray.geneve(5099, ping(benign, GW, f"10.{vni % 100}.0.20", f"10.{vni % 100}.0.1", 9), 1, 2)
+    stray.write(tmp_path)
+    capture = tmp_path / "late-start-and-stray.pcap"
+    wrpcap(str(capture), [*rdpcap(str(late_start)), *rdpcap(str(tmp_path / "stray.pcap"))])
+    m, url, server = serve(tls, estate())
+    m.fail("/realized-state/realized-entities", 403, times=10)
+    try:
+        got = spoofwatch("replay", str(capture), "--config", str(config(tmp_path, url, tls[0])))
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    assert got.returncode == 0, got.stderr
+    unbound = sorted(
+        (a["segment"], a["mac"], a["bindings"][0]["learned_by"])
+        for a in alerts(got.stdout)
+        if a["kind"] == "unbound-source"
+    )
+    assert (f"geneve:{vni}", moved, "nsx ARP_SNOOPING") in unbound and len(unbound) == 3
+    db = "/orgs/default/projects/tenant-b/infra/segments/db"
+    assert f"NSX segment {db} mapped to geneve:{vni} by the wire" in got.stderr
+    assert f"warning: NSX segment {db} also seen on geneve:5099; kept geneve:{vni}" in got.stderr
+    assert "segments by VNI: intent 2, none 3" in got.stderr
