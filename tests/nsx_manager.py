@@ -253,8 +253,9 @@ class Estate:
         return path
 
     def group(self, gid: str, expression: list[dict[str, Any]], vifs: list[str] = (),  # type: ignore[assignment]
-              ports: list[str] = (), ips: list[str] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
-        path = f"/infra/domains/default/groups/{gid}"
+              ports: list[str] = (), ips: list[str] = (), project: str = "") -> str:  # type: ignore[assignment]  # fmt: skip
+        root = f"/orgs/default/projects/{project}/infra" if project else "/infra"
+        path = f"{root}/domains/default/groups/{gid}"
         self.groups.append(
             {"resource_type": "Group", "id": gid, "path": path, "expression": expression}
         )
@@ -267,8 +268,10 @@ class Estate:
 
     def rule(self, policy: str, rid: str, sources: list[str], destinations: list[str],
              action: str = "DROP", disabled: bool = False, category: str = "Application",
-             sources_excluded: bool = False, destinations_excluded: bool = False) -> str:  # fmt: skip
-        ppath = f"/infra/domains/default/security-policies/{policy}"
+             sources_excluded: bool = False, destinations_excluded: bool = False,
+             project: str = "") -> str:  # fmt: skip
+        root = f"/orgs/default/projects/{project}/infra" if project else "/infra"
+        ppath = f"{root}/domains/default/security-policies/{policy}"
         if ppath not in self.rules:
             self.policies.append({"resource_type": "SecurityPolicy", "id": policy, "path": ppath,
                                   "category": category, "sequence_number": len(self.policies)})  # fmt: skip
@@ -300,9 +303,12 @@ class Estate:
                                                                  "path": f"/orgs/default/projects/{p}"}
                                                                 for p in self.projects],
                                      "/infra/spoofguard-profiles": self.spoofguard,
-                                     "/infra/ip-discovery-profiles": self.discovery,
-                                     "/infra/domains/default/groups": self.groups,
-                                     "/infra/domains/default/security-policies": self.policies}  # fmt: skip
+                                     "/infra/ip-discovery-profiles": self.discovery}  # fmt: skip
+        for kind, objects in (("groups", self.groups), ("security-policies", self.policies)):
+            for obj in objects:  # each under its own root: /infra, or its project's
+                root = obj["path"].partition("/domains/")[0]
+                out.setdefault(f"{root}/domains/default/{kind}", []).append(obj)
+            out.setdefault(f"/infra/domains/default/{kind}", [])
         for parent, segs in self.scoped.items():
             out[f"{parent}/segments"] = segs
         for project in self.projects:

@@ -113,3 +113,15 @@ def test_a_version_1_snapshot_still_loads(tmp_path: Path) -> None:
         ["10.1.1.10"],
     )
     assert snapshot.census(loaded) == "2 segments (infra 2), 1 port; VNI by intent 1, none 1"
+
+
+def test_the_audit_covers_a_projects_own_rules_and_ports() -> None:
+    """A project's DFW policy, naming a project group of a port on a project segment."""
+    e = Estate()
+    db = e.segment("db", vni=5003, project="tenant-b")
+    port = e.port(db, "d1", "vif-d1", realized=[entry("10.3.0.10", W1)])
+    group = e.group("db-vms", [{"resource_type": "Condition"}], vifs=["vif-d1"], project="tenant-b")
+    rule = e.rule("tenant-app", "to-db", ["ANY"], [group], action="ALLOW", project="tenant-b")
+    result = audit.audit(pulled(e))
+    assert [(r.path, r.exposed_ports) for r in result.bypassable] == [(rule, (port,))]
+    assert rule.startswith("/orgs/default/projects/tenant-b/infra/domains/default/")
