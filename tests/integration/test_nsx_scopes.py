@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,18 +70,31 @@ def serve(tls: tuple[Path, Path, Path], e: Estate) -> tuple[Manager, str, object
     return m, f"https://127.0.0.1:{server.server_address[1]}", server
 
 
-def test_every_scope_is_pulled_each_segment_by_its_own_path(
-    tls: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
+def snapshot_of(
+    tls: tuple[Path, Path, Path],
+    tmp: Path,
+    faults: tuple[tuple[str, int, int], ...] = (),
+    extra: str = "",
+) -> tuple[Manager, subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`spoofwatch nsx snapshot` of the scope estate, the manager failing as `faults` say
+    (substring, status, times): the manager, the command's outcome and the snapshot."""
     m, url, server = serve(tls, estate())
+    for match, status, times in faults:
+        m.fail(match, status, times=times)
+    snap = tmp / "nsx.json"
     try:
-        snap = tmp_path / "nsx.json"
-        made = spoofwatch("nsx", "snapshot", "--config", str(config(tmp_path, url, tls[0])),
-                          "--out", str(snap))  # fmt: skip
+        cfg = config(tmp, url, tls[0], extra=extra)
+        made = spoofwatch("nsx", "snapshot", "--config", str(cfg), "--out", str(snap))
     finally:
         server.shutdown()  # type: ignore[attr-defined]
     assert made.returncode == 0, made.stderr
-    doc = json.loads(snap.read_text())
+    return m, made, json.loads(snap.read_text())
+
+
+def test_every_scope_is_pulled_each_segment_by_its_own_path(
+    tls: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    m, made, doc = snapshot_of(tls, tmp_path)
     assert doc["version"] == 2
     got = {s["path"]: (s["scope"], s.get("vni"), s["vni_method"]) for s in doc["segments"]}
     assert got == {
@@ -139,17 +154,8 @@ def test_a_late_start_in_every_scope_is_alerted_on_the_right_port(
 def test_a_manager_without_projects_or_tier1_reads_is_not_fatal(
     tls: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    m, url, server = serve(tls, estate())
-    m.fail("/orgs/default/projects", 404, times=1)
-    m.fail("/infra/tier-1s", 403, times=1)
-    try:
-        snap = tmp_path / "nsx.json"
-        made = spoofwatch("nsx", "snapshot", "--config", str(config(tmp_path, url, tls[0])),
-                          "--out", str(snap))  # fmt: skip
-    finally:
-        server.shutdown()  # type: ignore[attr-defined]
-    assert made.returncode == 0, made.stderr
-    doc = json.loads(snap.read_text())
+    faults = (("/orgs/default/projects", 404, 1), ("/infra/tier-1s", 403, 1))
+    _, made, doc = snapshot_of(tls, tmp_path, faults)
     assert {s["scope"] for s in doc["segments"]} == {"infra", "dvportgroup"}
     assert doc["scopes_refused"] == [
         "Tier-1 gateways: not permitted for this user (HTTP 403)",
@@ -161,16 +167,9 @@ def test_a_manager_without_projects_or_tier1_reads_is_not_fatal(
 def test_refused_realized_state_leaves_the_segment_unmapped_and_scopes_can_be_limited(
     tls: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    m, url, server = serve(tls, estate())
-    m.fail("/realized-state/realized-entities", 403, times=10)
-    try:
-        snap = tmp_path / "nsx.json"
-        cfg = config(tmp_path, url, tls[0], extra='scopes = ["projects"]\n')
-        made = spoofwatch("nsx", "snapshot", "--config", str(cfg), "--out", str(snap))
-    finally:
-        server.shutdown()  # type: ignore[attr-defined]
-    assert made.returncode == 0, made.stderr
-    (db,) = json.loads(snap.read_text())["segments"]
+    faults = (("/realized-state/realized-entities", 403, 10),)
+    m, _, doc = snapshot_of(tls, tmp_path, faults, extra='scopes = ["projects"]\n')
+    (db,) = doc["segments"]
     assert (db["scope"], db["vni_method"], db["vni_unmapped"]) == (
         "project:tenant-b",
         "none",
