@@ -223,10 +223,15 @@ class Estate:
     def port(self, segment: str, pid: str, vif: str, realized: list[dict[str, Any]] = (),  # type: ignore[assignment]
              discovered: list[dict[str, Any]] = (), manual: list[dict[str, Any]] = (),  # type: ignore[assignment]
              spoofguard: str = "", discovery: str = "", duplicates: list[dict[str, Any]] = (),  # type: ignore[assignment]
-             ignored: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]  # fmt: skip
+             ignored: list[dict[str, Any]] = (), child_of: str = "", tag: int = 0) -> str:  # type: ignore[assignment]  # fmt: skip
+        """A VM's port, or with `child_of` (the VM's VIF) a container's CHILD port whose frames
+        carry VLAN `tag` on that VM's vNIC."""
         path = f"{segment}/ports/{pid}"
+        attachment: dict[str, Any] = {"id": vif, "type": "PARENT"}
+        if child_of:
+            attachment = {"id": vif, "type": "CHILD", "context_id": child_of, "traffic_tag": tag}
         self.ports[segment].append({"resource_type": "SegmentPort", "id": pid, "path": path,
-                                    "attachment": {"id": vif, "type": "PARENT"},
+                                    "attachment": attachment,
                                     "address_bindings": list(manual),
                                     "ignored_address_bindings": list(ignored)})  # fmt: skip
         self.states[path] = {"realized_bindings": list(realized), "discovered_bindings": list(discovered),

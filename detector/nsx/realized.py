@@ -49,6 +49,8 @@ class NsxPort:
     profiles: Effective
     scope: str = "infra"  # infra, tier-1:<id>, project:<id>, dvportgroup
     ignored: tuple[NsxBinding, ...] = ()  # ignored_address_bindings: never bound by discovery
+    parent_vif: str | None = None  # a container's CHILD port: the VIF of the VM it runs in
+    traffic_tag: int | None = None  # ... and the VLAN its frames carry on that VM's vNIC
 
     @property
     def macs(self) -> tuple[str, ...]:
@@ -126,6 +128,19 @@ def _bindings(
     return tuple(out)
 
 
+def _child(attachment: dict[str, Any]) -> dict[str, Any]:
+    """A CHILD attachment (NSX Container Plugin, vSphere with Tanzu): its parent VIF
+    (`context_id`) and VLAN (`traffic_tag`, 0-4094); nothing for any other attachment."""
+    if attachment.get("type") != "CHILD":
+        return {}
+    parent, tag = attachment.get("context_id"), attachment.get("traffic_tag")
+    ok = isinstance(tag, int) and not isinstance(tag, bool) and 0 <= tag <= 4094
+    return {
+        "parent_vif": parent if isinstance(parent, str) and parent else None,
+        "traffic_tag": tag if ok else None,
+    }
+
+
 def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iterator[NsxPort]:
     """Every port of a snapshot with its bindings and effective profiles."""
     skipped = Counter() if skipped is None else skipped
@@ -148,4 +163,5 @@ def ports(snapshot: dict[str, Any], skipped: Counter[str] | None = None) -> Iter
                 profiles=profiles.effective(segment, port),
                 scope=scope if isinstance(scope := segment.get("scope"), str) else "infra",
                 ignored=_bindings(port.get("ignored_address_bindings"), skipped, "IGNORED"),
+                **_child(attachment),
             )

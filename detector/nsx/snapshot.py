@@ -112,6 +112,14 @@ def census(snapshot: dict[str, Any]) -> str:
     methods = vni_methods(snapshot)
     unmapped = Counter(str(s["vni_unmapped"]) for s in segments if s.get("vni_unmapped"))
     ports = sum(len(s.get("ports", [])) for s in segments)
+    children = sum(
+        1
+        for s in segments
+        for p in s.get("ports", [])
+        if isinstance(p, dict)
+        and isinstance(p.get("attachment"), dict)
+        and p["attachment"].get("type") == "CHILD"
+    )
 
     def listed(counts: Counter[str]) -> str:
         return ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
@@ -122,7 +130,9 @@ def census(snapshot: dict[str, Any]) -> str:
         return f"{n} {what}{'' if n == 1 else 's'}"
 
     return (
-        f"{many(len(segments), 'segment')} ({listed(scopes)}), {many(ports, 'port')}; VNI by {vnis}"
+        f"{many(len(segments), 'segment')} ({listed(scopes)}), {many(ports, 'port')}"
+        + (f" ({many(children, 'child port')})" if children else "")
+        + f"; VNI by {vnis}"
     )
 
 

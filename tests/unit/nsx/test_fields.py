@@ -125,3 +125,43 @@ def test_the_audit_covers_a_projects_own_rules_and_ports() -> None:
     result = audit.audit(pulled(e))
     assert [(r.path, r.exposed_ports) for r in result.bypassable] == [(rule, (port,))]
     assert rule.startswith("/orgs/default/projects/tenant-b/infra/domains/default/")
+
+
+def test_container_child_ports_are_ports_of_their_own(tmp_path: Path) -> None:
+    """A pod's CHILD port sits on its own segment: on the overlay its frames carry that
+    segment's VNI and the pod's MAC (the VLAN tag lives only on the VM's vNIC). The parent's
+    bindings never cover the child's traffic, nor the reverse."""
+    node, pod_a, pod_b = "00:50:56:d1:00:01", "02:42:0a:f4:01:0a", "02:42:0a:f4:01:14"
+    e = Estate()
+    nodes = e.segment("nodes", vni=5010)
+    e.port(nodes, "node-1", "vif-node-1", realized=[entry("10.10.0.5", node)])
+    pods = e.segment("pods", vni=5011, project="k8s")
+    e.port(pods, "pod-a", "vif-pod-a", realized=[entry("10.244.1.10", pod_a)],
+           child_of="vif-node-1", tag=101)  # fmt: skip
+    e.port(pods, "pod-b", "vif-pod-b", realized=[entry("10.244.1.20", pod_b)],
+           child_of="vif-node-1", tag=102)  # fmt: skip
+    snap = pulled(e)
+    children = {
+        p.path.rsplit("/", 1)[1]: (p.parent_vif, p.traffic_tag) for p in realized.ports(snap)
+    }
+    assert children == {
+        "node-1": (None, None),
+        "pod-a": ("vif-node-1", 101),
+        "pod-b": ("vif-node-1", 102),
+    }
+    from detector.nsx import snapshot
+
+    assert "3 ports (2 child ports)" in snapshot.census(snap)
+    cap = Capture("child-ports")
+    cap.geneve(5011, ping(pod_a, GW, "10.244.1.11", "10.244.1.1", 1), 1, 2)  # moved before start
+    cap.geneve(5011, ping(pod_b, GW, "10.244.1.20", "10.244.1.1", 1), 1, 2)  # its own address
+    cap.geneve(5010, ping(node, GW, "10.10.0.5", "10.10.0.1", 1), 1, 2)  # the VM itself
+    cap.geneve(5011, ping(pod_b, GW, "10.10.0.5", "10.244.1.1", 2), 1, 2)  # the parent's address
+    sink = MemorySink()
+    Pipeline(Config(), sink, nsx_snapshot=snap).replay([write(cap, tmp_path)])
+    unbound = sorted(
+        (a.port.segment, a.port.mac, a.src_ip)
+        for a in sink.alerts
+        if a.kind.value == "unbound-source"
+    )
+    assert unbound == [("geneve:5011", pod_a, "10.244.1.11"), ("geneve:5011", pod_b, "10.10.0.5")]
