@@ -16,10 +16,6 @@ from detector.values import PortKey
 _TABLE: Any = Lazy("detector.fast.hashtable")  # numba loads when the cache is first used
 
 
-def jit() -> Any:
-    return _TABLE
-
-
 def port_ids(fields: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.uint64]:
     """Port ids (encap, VNI and MAC mixed) of key columns."""
     encap, vni, mac = fields[0], fields[1], fields[2]
@@ -50,7 +46,7 @@ class SettledKeys:
     ) -> npt.NDArray[np.bool_]:
         out = np.zeros(len(h), dtype=np.bool_)
         if self.count:
-            jit().probe(self.hashes, self.keys, self.used, h, keys, want, out)
+            _TABLE.probe(self.hashes, self.keys, self.used, h, keys, want, out)
         return out
 
     def add(self, h: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> None:
@@ -58,7 +54,7 @@ class SettledKeys:
             self.__init__()  # type: ignore[misc]
         while 2 * (self.count + len(h)) > len(self.used):
             self._rebuild(len(self.used) * 2)
-        self.count += int(jit().insert(self.hashes, self.keys, self.used, h, keys))
+        self.count += int(_TABLE.insert(self.hashes, self.keys, self.used, h, keys))
         self.ports.update(port_ids(tuple(keys[:3])).tolist())
 
     def forget(self, ports: npt.NDArray[np.uint64]) -> None:
@@ -74,7 +70,7 @@ class SettledKeys:
             h, keys = h[keep], keys[:, keep].copy()
         self.__init__(capacity)  # type: ignore[misc]
         if len(h):
-            self.count = int(jit().insert(self.hashes, self.keys, self.used, h, keys))
+            self.count = int(_TABLE.insert(self.hashes, self.keys, self.used, h, keys))
             self.ports.update(port_ids(tuple(keys[:3])).tolist())
 
 

@@ -63,9 +63,6 @@ def _keep(obj: Any, keys: Iterable[str]) -> dict[str, Any]:
     return {k: obj[k] for k in keys if isinstance(obj, dict) and k in obj}
 
 
-_objects = scopes.objects
-
-
 def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> list[R]:
     return list(pool.map(fn, items))
 
@@ -106,7 +103,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
             out.update(vni.resolve(client, seg))
             out["security_maps"] = maps(path, "segment-security-profile-binding-maps")
             out["discovery_maps"] = maps(path, "segment-discovery-profile-binding-maps")
-            out["ports"] = _objects(client.list(f"{path}/ports"))
+            out["ports"] = scopes.objects(client.list(f"{path}/ports"))
             return out
 
         segs = _parallel(pool, one_segment, segments)
@@ -118,11 +115,11 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         policies = [
             _keep(p, POLICY_KEYS)
             for domain in domains
-            for p in _objects(client.list(f"{domain}/security-policies"))
+            for p in scopes.objects(client.list(f"{domain}/security-policies"))
         ]
 
         def rules(policy: dict[str, Any]) -> dict[str, Any]:
-            found = _objects(client.list(f"{policy['path']}/rules"))
+            found = scopes.objects(client.list(f"{policy['path']}/rules"))
             policy["rules"] = [_keep(r, RULE_KEYS) for r in found]
             return policy
 
@@ -130,7 +127,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         groups = [
             _keep(g, GROUP_KEYS)
             for domain in domains
-            for g in _objects(client.list(f"{domain}/groups"))
+            for g in scopes.objects(client.list(f"{domain}/groups"))
         ]
         used = {
             g
@@ -151,7 +148,7 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
                     ],
                     "segment_ports": [
                         m["path"]
-                        for m in _objects(
+                        for m in scopes.objects(
                             client.list(f"{base}/segment-ports", enforcement_point_path=ep)
                         )
                     ],
@@ -164,12 +161,14 @@ def pull(client: NsxClient, progress: Progress | None = None) -> dict[str, Any]:
         say(f"{len(policies)} policies, {len(groups)} groups ({len(used)} in use)")
         groups = _parallel(pool, members, groups)
         profiles = [
-            p for root in found.roots for p in _objects(client.list(f"{root}/spoofguard-profiles"))
+            p
+            for root in found.roots
+            for p in scopes.objects(client.list(f"{root}/spoofguard-profiles"))
         ]
         discovery = [
             p
             for root in found.roots
-            for p in _objects(client.list(f"{root}/ip-discovery-profiles"))
+            for p in scopes.objects(client.list(f"{root}/ip-discovery-profiles"))
         ]
     doc = {
         "format": snapshot.FORMAT,

@@ -60,12 +60,18 @@ class NsxPort:
         return tuple(seen)
 
 
+def a_vni(value: Any) -> int | None:
+    """A VNI (24 bits, RFC 8926 / RFC 7348) as the API gives it, or None for anything else."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 24
+    return value if ok else None
+
+
 def segment_name(segment: dict[str, Any]) -> str | None:
     """The wire's name of a segment: its VNI for overlay (the intent's `overlay_id`, else the
     realized one the pull found), its VLAN for a single-VLAN segment."""
     for key in ("overlay_id", "vni"):
-        vni = segment.get(key)
-        if isinstance(vni, int) and not isinstance(vni, bool) and 0 <= vni < 1 << 24:
+        vni = a_vni(segment.get(key))
+        if vni is not None:
             return f"geneve:{vni}"
     vlans = segment.get("vlan_ids")
     if isinstance(vlans, list) and len(vlans) == 1:  # ["100"]; a range "0-4094" names no one VLAN

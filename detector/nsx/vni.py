@@ -14,17 +14,12 @@ from typing import Any
 
 from detector.errors import NsxRefused
 from detector.nsx.client import NsxClient
+from detector.nsx.realized import a_vni
 from detector.nsx.scopes import root_of
 
 MANAGER_API = "/api/v1"
-MAX_VNI = 1 << 24
 REALIZED_KEYS = ("entity_type", "realization_specific_identifier")  # of a realized entity
 VNI_KEY = "vni"  # of the Manager API's LogicalSwitch
-
-
-def a_vni(value: Any) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_VNI
-    return value if ok else None
 
 
 def resolve(client: NsxClient, segment: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from detector.fast.lazy import Lazy
 from detector.values import Buffer
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class Columns(NamedTuple):
         return np.asarray(self.keys[3])
 
 
-_KERNEL: Any = None
+_KERNELS: Any = Lazy("detector.fast.packets.kernels")
 
 
 # Keys the settled-key hash (kernels.mix): random per process, passed as an argument (numba's
@@ -113,12 +114,7 @@ HASH_SEED = np.uint64(int.from_bytes(os.urandom(8), "little"))
 
 def kernels() -> Any:
     """The numba kernels module, imported on first use (loading it compiles or reads a cache)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from detector.fast.packets import kernels
-
-        _KERNEL = kernels
-    return _KERNEL
+    return _KERNELS
 
 
 Masks = tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
